@@ -1,0 +1,96 @@
+"""The paper's fixed EvoKD loop as a policy: no model decisions, fixed arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from evokd_agent.agent.actions import Action, AgentState
+from evokd_agent.agent.tool import ToolOutcome
+
+EVOKD_ROUND: tuple[str, ...] = (
+    "evaluate_student",
+    "sample_errors",
+    "analyze_weakness",
+    "generate_samples",
+    "label_samples",
+    "train_student",
+)
+
+
+@dataclass(frozen=True)
+class ScriptedConfig:
+    """Settings of the scripted EvoKD loop."""
+
+    max_rounds: int = 3
+    """Rounds of `round_steps` before `finish`."""
+    round_steps: tuple[str, ...] = EVOKD_ROUND
+    """Tools called in this order in every round."""
+    arguments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Fixed arguments per tool name; a tool not listed is called with its defaults."""
+    finish_tool: str = "finish"
+    """Tool called last, after the rounds or once the budget is exhausted."""
+    finish_arguments: Mapping[str, Any] = field(default_factory=dict)
+    """Arguments of the finish call."""
+    exhausted_key: str = "budget_exhausted"
+    """A tool result (mapping key or attribute) with this truthy field ends the rounds."""
+
+    def __post_init__(self) -> None:
+        if self.max_rounds < 0:
+            raise ValueError(f"max_rounds must be >= 0, got {self.max_rounds}")
+
+
+class ScriptedPolicy:
+    """Prelude actions, then `max_rounds` x `round_steps`, then `finish`; then stop.
+
+    The prelude is any list of actions run once before round 1 ("+Init": a `generate_samples`
+    call in rewrite mode, then labelling and training). A tool result saying the budget is
+    exhausted (see `ScriptedConfig.exhausted_key`) skips straight to `finish`.
+    """
+
+    def __init__(
+        self,
+        config: ScriptedConfig | None = None,
+        prelude: Sequence[Action] = (),
+        *,
+        source: str = "scripted",
+    ) -> None:
+        self.config = config or ScriptedConfig()
+        self._source = source
+        self._plan = self._planned(list(prelude))
+        self._exhausted = False
+        self._finished = False
+        self.round = 0
+        """Current round (0 during the prelude)."""
+
+    async def next_action(self, state: AgentState) -> Action:
+        if self._finished:
+            return Action.stop("scripted loop finished", source=self._source)
+        action = self._finish() if self._exhausted else next(self._plan, None) or self._finish()
+        if action.tool == self.config.finish_tool:
+            self._finished = True
+        return action
+
+    def observe(self, action: Action, outcome: ToolOutcome) -> None:
+        if _says_exhausted(outcome.value, self.config.exhausted_key):
+            self._exhausted = True
+
+    def _planned(self, prelude: list[Action]) -> Iterator[Action]:
+        for action in prelude:
+            yield replace(action, source=action.source or self._source)
+        for number in range(1, self.config.max_rounds + 1):
+            self.round = number
+            for name in self.config.round_steps:
+                arguments = dict(self.config.arguments.get(name, {}))
+                yield Action(name, arguments, source=self._source)
+
+    def _finish(self) -> Action:
+        arguments = dict(self.config.finish_arguments)
+        return Action(self.config.finish_tool, arguments, source=self._source)
+
+
+def _says_exhausted(value: Any, key: str) -> bool:
+    if isinstance(value, Mapping):
+        return bool(value.get(key))
+    return bool(getattr(value, key, False))

@@ -1,0 +1,81 @@
+"""The scripted EvoKD loop: prelude, rounds in paper order, finish, budget exhaustion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evokd_agent.agent import (
+    EVOKD_ROUND,
+    Action,
+    AgentState,
+    ScriptedConfig,
+    ScriptedPolicy,
+    ToolOutcome,
+)
+
+
+async def drive(
+    policy: ScriptedPolicy, values: dict[int, Any] | None = None, limit: int = 100
+) -> list[Action]:
+    """Ask for actions until a stop, answering each with an ok outcome (value by step)."""
+    state = AgentState(max_steps=limit)
+    actions: list[Action] = []
+    for index in range(limit):
+        action = await policy.next_action(state)
+        actions.append(action)
+        if action.is_stop:
+            return actions
+        value = (values or {}).get(index, {"ok": True})
+        policy.observe(action, ToolOutcome(str(action.tool), "ok", "done", value))
+    raise AssertionError("the scripted policy never stopped")
+
+
+async def test_two_rounds_with_prelude_then_finish() -> None:
+    config = ScriptedConfig(
+        max_rounds=2,
+        arguments={"generate_samples": {"n": 8, "mode": "hard"}, "train_student": {"epochs": 2}},
+        finish_arguments={"summary": "done"},
+    )
+    prelude = [
+        Action("generate_samples", {"mode": "rewrite", "n": 4}),
+        Action("train_student", {"epochs": 1}),
+    ]
+    actions = await drive(ScriptedPolicy(config, prelude))
+    names = [a.tool for a in actions]
+    assert names == [
+        "generate_samples",
+        "train_student",
+        *EVOKD_ROUND,
+        *EVOKD_ROUND,
+        "finish",
+        None,
+    ]
+    assert actions[0].arguments == {"mode": "rewrite", "n": 4}
+    round_generate = [a for a in actions[2:] if a.tool == "generate_samples"]
+    assert [a.arguments for a in round_generate] == [{"n": 8, "mode": "hard"}] * 2
+    assert actions[-2].arguments == {"summary": "done"}
+    assert actions[2].arguments == {}  # evaluate_student: not configured, its defaults apply
+    assert {a.source for a in actions[:-1]} == {"scripted"}
+    assert actions[-1].is_stop
+
+
+async def test_budget_exhausted_result_skips_to_finish() -> None:
+    policy = ScriptedPolicy(ScriptedConfig(max_rounds=5))
+    actions = await drive(policy, values={3: {"budget_exhausted": True, "left": 0}})
+    assert [a.tool for a in actions] == [*EVOKD_ROUND[:4], "finish", None]
+
+
+async def test_zero_rounds_is_prelude_then_finish() -> None:
+    policy = ScriptedPolicy(ScriptedConfig(max_rounds=0), [Action("generate_samples")])
+    actions = await drive(policy)
+    assert [a.tool for a in actions] == ["generate_samples", "finish", None]
+
+
+async def test_round_counter_follows_the_plan() -> None:
+    policy = ScriptedPolicy(ScriptedConfig(max_rounds=2, round_steps=("a", "b")))
+    state = AgentState(max_steps=10)
+    rounds = []
+    for _ in range(5):
+        await policy.next_action(state)
+        rounds.append(policy.round)
+    assert rounds == [1, 1, 2, 2, 2]
