@@ -1,0 +1,341 @@
+"""Run configuration: one YAML or TOML file describing a whole distillation run.
+
+Relative data, prompt and tool paths are resolved against the config file's folder, so an example
+runs from any working directory; `run_root` stays relative to where `evokd run` is started.
+Unknown fields are errors (a typo must not silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+
+from evokd_agent.errors import EvokdError
+from evokd_agent.run.config_file import parse_config_file, validation_error
+from evokd_agent.student.config import TrainConfig
+from evokd_agent.teacher.config import TeacherConfig
+
+Task = Literal["classification", "ner"]
+Method = Literal[
+    "evokd", "evokd_init", "llkd", "zerogen", "auggpt", "eda", "seeds_only", "full_shot"
+]
+PolicyName = Literal["scripted", "llm", "json"]
+CheckpointPolicy = Literal["best_and_last", "last", "all", "none"]
+TestSchedule = Literal["every_round", "end", "never"]
+
+DATA_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".parquet")
+"""Extensions the data loaders read."""
+CONFIG_SUFFIXES = (".yaml", ".yml", ".toml")
+"""Extensions `load_run_config` reads."""
+BASE_DIR_KEY = "base_dir"
+"""Validation-context key holding the folder relative paths are resolved against."""
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_MODULE_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_STRICT = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    """`value` made absolute against the config file's folder (or the working directory)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    base = Path(context.get(BASE_DIR_KEY) or Path.cwd())
+    path = Path(os.path.expanduser(value))
+    return (path if path.is_absolute() else base / path).resolve()
+
+
+def _existing_data_file(value: Path | None, info: ValidationInfo) -> Path | None:
+    if value is None:
+        return None
+    path = _resolve(value, info)
+    if path.suffix.lower() not in DATA_SUFFIXES:
+        raise ValueError(
+            f"{path} has extension {path.suffix!r}; data files must be {', '.join(DATA_SUFFIXES)}"
+        )
+    if not path.is_file():
+        raise ValueError(f"data file {path} does not exist")
+    return path
+
+
+def _train_config(value: Any, handler: Any) -> Any:
+    # TrainConfig checks its ranges in __post_init__ with EvokdError; pydantic reports ValueError.
+    try:
+        return handler(value)
+    except EvokdError as err:
+        raise ValueError(err.cause) from None
+
+
+class DataConfig(BaseModel):
+    """Where the labelled seeds, the evaluation sets and the unlabeled pool come from."""
+
+    model_config = _STRICT
+
+    seeds: Path | None = None
+    """File of labelled seed samples; all are used unless `seeds_per_class` draws from it."""
+    train: Path | None = None
+    """Labelled training file: seeds are drawn from it; `full_shot` trains on all of it."""
+    seeds_per_class: int | None = Field(default=None, ge=1, le=100_000)
+    """Seeds drawn per label (per entity type for NER) from `seeds`, else from `train`."""
+    seeds_seed: int | None = None
+    """Random seed of the seed draw; None uses the run's `seed`."""
+    dev: Path
+    """Labelled dev file: the stop rule and checkpoint choice use its F1."""
+    dev_limit: int | None = Field(default=None, ge=1)
+    """Score on at most this many dev samples (a fixed random subset) to keep rounds fast."""
+    test: Path | None = None
+    """Labelled test file, reported but never used for decisions."""
+    test_limit: int | None = Field(default=None, ge=1)
+    """Score on at most this many test samples (a fixed random subset)."""
+    pool: Path | None = None
+    """Unlabeled texts for LLKD (a `text` field; labels, if present, are ignored)."""
+    pool_limit: int | None = Field(default=None, ge=1)
+    """Use at most this many pool texts (a fixed random subset)."""
+
+    _paths = field_validator("seeds", "train", "dev", "test", "pool")(_existing_data_file)
+
+    @model_validator(mode="after")
+    def _seed_source(self) -> DataConfig:
+        if self.seeds_per_class is not None and self.seeds is None and self.train is None:
+            raise ValueError("seeds_per_class needs a file to draw from: set data.train or seeds")
+        return self
+
+    @property
+    def seed_source(self) -> Path | None:
+        """The file seeds are read or drawn from."""
+        if self.seeds is not None:
+            return self.seeds
+        return self.train if self.seeds_per_class is not None else None
+
+
+class StudentSettings(BaseModel):
+    """The student model and how it is trained each round."""
+
+    model_config = _STRICT
+
+    model: NonEmpty = "all-MiniLM-L6-v2"
+    """transformers encoder name or local path; "all-MiniLM-L6-v2" is the packaged offline copy."""
+    max_length: int = Field(default=128, ge=8, le=8192)
+    """Longest input in subword tokens; longer inputs are truncated."""
+    train: Annotated[TrainConfig, WrapValidator(_train_config)] = TrainConfig()
+    """Training settings (epochs, learning rate, batch size, ...; see student TrainConfig)."""
+
+
+class SamplesPerRound(BaseModel):
+    """How many new samples the teacher writes each round."""
+
+    model_config = _STRICT
+
+    hard: int = Field(default=4, ge=0, le=100_000)
+    """Samples the student will likely get wrong (EvoKD); for other methods, the per-round count."""
+    easy: int = Field(default=4, ge=0, le=100_000)
+    """Samples the student will likely get right (EvoKD), so it does not forget."""
+
+    @property
+    def total(self) -> int:
+        """Samples requested per round."""
+        return self.hard + self.easy
+
+    @model_validator(mode="after")
+    def _positive(self) -> SamplesPerRound:
+        if self.total < 1:
+            raise ValueError("hard + easy must be at least 1")
+        return self
+
+
+class StopRule(BaseModel):
+    """Stop when dev F1 stops improving for the tokens spent (see `evokd_agent.run.stopping`).
+
+    After round r, with best(k) the best dev F1 of rounds 0..k (round 0 = the seeds-only student)
+    and w = `patience_rounds`: stop when best(r) - best(r-w) < `min_delta`, or, when
+    `min_gain_per_1k_tokens` is set, when that gain per 1,000 teacher tokens spent in those w
+    rounds is below it.
+    """
+
+    model_config = _STRICT
+
+    patience_rounds: int = Field(default=2, ge=1)
+    """Window, in rounds, over which the best dev F1 must improve."""
+    min_delta: float = Field(default=0.005, ge=0, le=1)
+    """Least gain of the best dev F1 (absolute, F1 in 0..1) over the window; 0 never stops."""
+    min_gain_per_1k_tokens: float | None = Field(default=None, ge=0)
+    """Also stop when the window's gain per 1,000 tokens spent falls below this; None: off."""
+
+
+class GenerationSettings(BaseModel):
+    """Sampling settings of the teacher's generation calls."""
+
+    model_config = _STRICT
+
+    temperature: float = Field(default=0.8, ge=0, le=2)
+    """Sampling temperature for writing new samples (labelling calls use 0)."""
+    max_tokens: int = Field(default=768, ge=16, le=1_000_000)
+    """Completion limit of one generation call; the budget must cover at least one."""
+
+
+class RunConfig(BaseModel):
+    """Everything one `evokd run` needs: task, data, teacher, student, method and budget."""
+
+    model_config = _STRICT
+
+    name: str
+    """Run name, used in the run directory's name (letters, digits, . _ -)."""
+    task: Task
+    """"classification" or "ner"."""
+    task_description: NonEmpty
+    """What the task is, in a sentence the teacher reads (e.g. "sentiment of movie reviews")."""
+    labels: list[NonEmpty] = Field(min_length=1)
+    """Label names in index order (integer labels in data files map through it); NER: types."""
+    label_descriptions: dict[str, NonEmpty] = Field(default_factory=dict)
+    """Optional description per label or entity type, shown to the teacher."""
+    data: DataConfig
+    """Seed, dev, test and pool files."""
+    teacher: TeacherConfig = TeacherConfig()
+    """Teacher endpoint; the default "embedded" starts the offline llama.cpp teacher."""
+    student: StudentSettings = StudentSettings()
+    """Student model and training settings."""
+    method: Method = "evokd"
+    """Distillation method or baseline."""
+    policy: PolicyName = "scripted"
+    """Who drives the loop: the fixed paper loop, the teacher via tool calls, or via JSON."""
+    budget_tokens: int = Field(gt=0)
+    """Hard teacher-token budget (prompt + completion); no request may pass it."""
+    max_rounds: int = Field(default=5, ge=1, le=100_000)
+    """Most generate-label-train rounds."""
+    samples_per_round: SamplesPerRound = SamplesPerRound()
+    """New samples requested each round."""
+    stop: StopRule = StopRule()
+    """Early stop when dev F1 stops improving for the tokens spent."""
+    generation: GenerationSettings = GenerationSettings()
+    """Teacher sampling settings for generation."""
+    method_options: dict[str, Any] = Field(default_factory=dict)
+    """Method-specific settings, validated by the method (e.g. LLKD thresholds)."""
+    seed: int = 42
+    """Seed for sampling, training and subsets: same seed, same run (teacher permitting)."""
+    prompts_dir: Path | None = None
+    """Folder of prompt templates overriding the shipped ones; None uses the shipped prompts."""
+    extra_tools: list[NonEmpty] = Field(default_factory=list)
+    """Extra agent tools: Python files (path) or importable module names."""
+    run_root: Path = Path("runs")
+    """Folder the run directory is created in (relative to the working directory)."""
+    checkpoints: CheckpointPolicy = "best_and_last"
+    """Which per-round student checkpoints to keep."""
+    evaluate_test: TestSchedule = "every_round"
+    """When to score the test set (if any): each round, only at the end, or never."""
+    log_content: bool = False
+    """Log prompts and completions in events.jsonl (off: counts, timings and statuses only)."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError(
+                f"{value!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter "
+                "or digit"
+            )
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _unique_labels(cls, value: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for label in value:
+            if label in seen:
+                raise ValueError(f"label {label!r} is listed twice")
+            seen.add(label)
+        return value
+
+    @field_validator("prompts_dir")
+    @classmethod
+    def _prompts_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = _resolve(value, info)
+        if not path.is_dir():
+            raise ValueError(f"prompts folder {path} does not exist")
+        return path
+
+    @field_validator("extra_tools")
+    @classmethod
+    def _extra_tools(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        out: list[str] = []
+        for entry in value:
+            if entry.endswith(".py") or "/" in entry or os.sep in entry:
+                path = _resolve(Path(entry), info)
+                if not path.exists():
+                    raise ValueError(f"tool file {path} does not exist")
+                out.append(str(path))
+            elif _MODULE_RE.match(entry):
+                out.append(entry)
+            else:
+                raise ValueError(f"{entry!r} is neither a .py file nor a module name")
+        return out
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunConfig:
+        if self.task == "classification" and len(self.labels) < 2:
+            raise ValueError("classification needs at least two labels")
+        if self.task == "ner":
+            for label in self.labels:
+                if label == "O" or label[:2] in ("B-", "I-"):
+                    raise ValueError(
+                        f"NER labels are entity types (e.g. 'person'), not BIO tags; got {label!r}"
+                    )
+        unknown = sorted(set(self.label_descriptions) - set(self.labels))
+        if unknown:
+            raise ValueError(f"label_descriptions names unknown labels: {', '.join(unknown)}")
+        if self.method == "full_shot" and self.data.train is None:
+            raise ValueError("method full_shot trains on data.train: set it")
+        if self.method == "llkd" and self.data.pool is None:
+            raise ValueError("method llkd pseudo-labels an unlabeled pool: set data.pool")
+        if self.method != "full_shot" and self.data.seed_source is None:
+            raise ValueError(
+                "no labelled seeds: set data.seeds, or data.train with data.seeds_per_class"
+            )
+        if self.budget_tokens < self.generation.max_tokens:
+            raise ValueError(
+                f"budget_tokens {self.budget_tokens} is below one generation request "
+                f"(generation.max_tokens {self.generation.max_tokens}): too small for one round"
+            )
+        return self
+
+    @property
+    def effective_teacher(self) -> TeacherConfig:
+        """The teacher settings with the run-level `log_content` switch applied."""
+        if self.log_content and not self.teacher.log_content:
+            return self.teacher.model_copy(update={"log_content": True})
+        return self.teacher
+
+    def to_record(self) -> dict[str, Any]:
+        """The resolved config as plain data for config.yaml; the API key is never included."""
+        return self.model_dump(mode="json", exclude={"teacher": {"api_key"}})
+
+
+def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
+    """Read and validate a run config (.yaml/.yml/.toml); any problem is one-line `EvokdError`."""
+    file = Path(path)
+    raw = parse_config_file(file)
+    raw.setdefault("name", _name_from(file))
+    try:
+        return RunConfig.model_validate(raw, context={BASE_DIR_KEY: file.resolve().parent})
+    except ValidationError as err:
+        raise validation_error(file, err, RunConfig) from None
+
+
+def _name_from(file: Path) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", file.stem).strip("-._")[:64]
+    return name or "run"

@@ -1,0 +1,27 @@
+"""Every shipped example config loads, and its data files are found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evokd_agent.run.config import load_run_config
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+CONFIGS = sorted(EXAMPLES.glob("*.yaml")) + sorted(EXAMPLES.glob("*.toml"))
+
+
+def test_the_three_documented_examples_exist() -> None:
+    names = {p.name for p in CONFIGS}
+    assert {"sst2_1shot.yaml", "wnut17_1shot.yaml", "sst2_llkd.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_example_loads(path: Path) -> None:
+    config = load_run_config(path)
+    assert config.teacher.is_embedded
+    assert config.data.dev.is_file()
+    assert config.data.dev.is_relative_to(EXAMPLES.parents[1] / "shared" / "data")
+    if config.method == "llkd":
+        assert config.data.pool is not None and config.data.pool_limit is not None
