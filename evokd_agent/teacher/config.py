@@ -1,0 +1,103 @@
+"""Teacher endpoint settings: where to send chat requests, how fast, and how to retry."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from evokd_agent.errors import EvokdError
+
+EMBEDDED = "embedded"
+"""`base_url` value that asks the framework to start the embedded llama.cpp teacher."""
+
+# OpenAI-compatible local servers (vLLM, llama.cpp, Ollama) accept any key; the SDK needs one.
+_PLACEHOLDER_KEY = "EMPTY"
+
+
+class TeacherConfig(BaseModel):
+    """Connection, concurrency, rate-limit and retry settings of the teacher endpoint."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str = EMBEDDED
+    """OpenAI-compatible root URL (usually ending in /v1), or "embedded" for the offline teacher."""
+    model: str = "smollm2-135m-instruct"
+    """Model name sent with every request."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key (read when `api_key` is not set)."""
+    api_key: SecretStr | None = None
+    """API key given directly; never logged. Overrides `api_key_env`."""
+    timeout: float = Field(default=120.0, gt=0)
+    """Seconds one attempt may take in total before it is abandoned and retried."""
+    connect_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to wait for a TCP connection to the endpoint."""
+    max_concurrency: int = Field(default=16, ge=1, le=4096)
+    """Most requests in flight at once."""
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    """Request rate limit (token bucket); None for no limit."""
+    tokens_per_minute: float | None = Field(default=None, gt=0)
+    """Token rate limit, counted on each request's worst case (prompt + max_tokens); None: none."""
+    rate_burst_seconds: float = Field(default=10.0, gt=0)
+    """Bucket capacity of the rate limits, in seconds' worth of the per-minute rate."""
+    max_retries: int = Field(default=6, ge=0, le=100)
+    """Retries per request after the first attempt (429, 5xx, timeouts, dropped connections)."""
+    backoff_initial: float = Field(default=1.0, ge=0)
+    """Backoff before the first retry, in seconds (doubled each retry, with jitter)."""
+    backoff_max: float = Field(default=60.0, ge=0)
+    """Longest backoff between two attempts, in seconds (a longer Retry-After still wins)."""
+    backoff_multiplier: float = Field(default=2.0, ge=1.0)
+    """Growth factor of the backoff per retry."""
+    max_retry_after: float = Field(default=300.0, ge=0)
+    """A Retry-After longer than this many seconds fails the request instead of waiting."""
+    prompt_margin: float = Field(default=0.1, ge=0)
+    """Safety margin added to the local prompt-token estimate when reserving budget (0.1 = 10%)."""
+    encoding: str = "cl100k_base"
+    """tiktoken encoding used to count prompt tokens locally (shipped offline)."""
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    """Field carrying the completion limit (newer OpenAI models want max_completion_tokens)."""
+    fast_path: bool = True
+    """Post chat requests through the SDK's HTTP client directly; False: `chat.completions.create`
+    (slower: ~1 ms more CPU per request)."""
+    fast_transport: bool = True
+    """Use the lean HTTP/1.1 keep-alive transport (off, or behind a proxy: the SDK's default)."""
+    log_content: bool = False
+    """Also log prompts and completions (off: logs carry only counts, latencies and statuses)."""
+
+    @model_validator(mode="after")
+    def _check_url(self) -> TeacherConfig:
+        if self.base_url != EMBEDDED:
+            parsed = urlparse(self.base_url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError(
+                    f"teacher.base_url {self.base_url!r} is not an http(s) URL "
+                    '(e.g. "http://127.0.0.1:8000/v1") nor "embedded"'
+                )
+        return self
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when the framework must start the embedded teacher and substitute its URL."""
+        return self.base_url == EMBEDDED
+
+    def resolve_api_key(self) -> str:
+        """The key to send: `api_key`, else the env variable, else a keyless placeholder."""
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return self.api_key.get_secret_value()
+        return os.environ.get(self.api_key_env) or _PLACEHOLDER_KEY
+
+    def has_api_key(self) -> bool:
+        """Whether a real key (not the keyless placeholder) is configured."""
+        return self.resolve_api_key() != _PLACEHOLDER_KEY
+
+    def require_url(self) -> str:
+        """The concrete base URL; "embedded" must have been replaced by the caller first."""
+        if self.is_embedded:
+            raise EvokdError(
+                'teacher.base_url is "embedded" but no embedded teacher was started',
+                "start it with evokd_agent.teacher.embedded and pass its base_url "
+                "(config.model_copy(update={'base_url': url}))",
+            )
+        return self.base_url

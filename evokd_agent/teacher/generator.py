@@ -1,0 +1,418 @@
+"""The concurrent generator: many chat requests in, results out as they complete.
+
+Per request: cache lookup (a hit costs nothing) -> rate limits -> budget reservation (worst case)
+-> one attempt under the concurrency cap and a total timeout -> reconcile the reservation with
+the server's usage -> cache the answer -> log it. Failed attempts are retried by `RetryPolicy`.
+
+What comes back, and when the generator gives up:
+- Per-item failures (retries exhausted, a 4xx the request caused, a malformed body, timeouts)
+  become a `ChatResult` with `error` set; the rest of the batch goes on.
+- Failures that make the whole run pointless (bad API key, unknown model, wrong URL, an endpoint
+  unreachable before it ever answered, a budget smaller than one request) raise `EvokdError`
+  from `stream`/`run` at once; in-flight work is cancelled (paid answers are already cached).
+- Budget: a request whose worst case cannot fit is not sent. The first refusal marks the ledger
+  exhausted; that request and every later one come back with error kind "budget", and the batch
+  ends normally, so callers keep every paid result. `ledger.raise_if_exhausted()` then raises
+  `BudgetExhausted` (a clear EvokdError) for callers that want to stop the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Sized
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from openai.types.chat import ChatCompletion
+from structlog.typing import FilteringBoundLogger
+
+from evokd_agent.logs import get_logger
+from evokd_agent.teacher.cache import ResponseCache, request_key
+from evokd_agent.teacher.client import MalformedResponse, TeacherClient, parse_completion
+from evokd_agent.teacher.ledger import Reservation, TokenLedger
+from evokd_agent.teacher.progress import Progress
+from evokd_agent.teacher.ratelimit import RateLimiter
+from evokd_agent.teacher.request import ChatError, ChatRequest, ChatResult, Usage
+from evokd_agent.teacher.retry import AttemptFailed, RetryPolicy
+from evokd_agent.teacher.tokens import TokenCounter
+
+Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
+
+_MAX_PROMPT_SCALE = 8.0  # don't let one odd usage report inflate every later reservation
+
+
+class _OutOfBudget(Exception):
+    pass
+
+
+@dataclass
+class _Batch:
+    log: FilteringBoundLogger
+    failed: BaseException | None = None
+    endpoint_down: bool = False
+    """A fatal endpoint error (auth, model, unreachable): requests cut short weren't billed."""
+    budget_logged: bool = False
+
+
+_DONE = object()
+
+
+class ChatGenerator:
+    """Sends batches of `ChatRequest`s to a `TeacherClient` with limits, budget, cache and logs."""
+
+    def __init__(
+        self,
+        client: TeacherClient,
+        *,
+        ledger: TokenLedger | None = None,
+        cache: ResponseCache | None = None,
+        limiter: RateLimiter | None = None,
+        counter: TokenCounter | None = None,
+        logger: FilteringBoundLogger | None = None,
+        progress: bool | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        config = client.config
+        self.client = client
+        self.config = config
+        self.ledger = ledger if ledger is not None else TokenLedger()
+        self.cache = cache
+        self.limiter = limiter or RateLimiter(
+            config.requests_per_minute,
+            config.tokens_per_minute,
+            burst_seconds=config.rate_burst_seconds,
+            sleep=sleep,
+        )
+        self.counter = counter or TokenCounter(config.encoding)
+        self.policy = RetryPolicy(config, rng=rng, sleep=sleep)
+        self.log = logger or get_logger("evokd.teacher")
+        self.progress = progress
+        self._clock = clock
+        self._slots: asyncio.Semaphore | None = None
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
+        self.prompt_scale = 1.0 + config.prompt_margin
+        """Multiplier on local prompt estimates; grows if the server counts more than tiktoken."""
+
+    @property
+    def model(self) -> str:
+        return self.client.model
+
+    def estimate(self, request: ChatRequest) -> tuple[int, int]:
+        """(local prompt-token estimate, tokens to reserve: scaled prompt + max_tokens x n)."""
+        prompt = self.counter.count_request(request)
+        return prompt, math.ceil(prompt * self.prompt_scale) + request.max_tokens * request.n
+
+    # --- public API --------------------------------------------------------------------------
+    async def stream(
+        self, requests: Iterable[ChatRequest], *, total: int | None = None, desc: str = "teacher"
+    ) -> AsyncGenerator[ChatResult, None]:
+        """Yield a `ChatResult` per request as each completes (`result.index` = input position).
+
+        Use `async with contextlib.aclosing(gen.stream(...))` when you may stop early, so the
+        in-flight requests are cancelled at once rather than when the generator is collected.
+        """
+        if total is None and isinstance(requests, Sized):
+            total = len(requests)
+        items = enumerate(requests)
+        workers_n = (
+            self.config.max_concurrency
+            if total is None
+            else min(self.config.max_concurrency, max(total, 1))
+        )
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots_loop is not loop:  # a semaphore serves one loop
+            self._slots = asyncio.Semaphore(self.config.max_concurrency)
+            self._slots_loop = loop
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        # Bind once per batch: an unbound structlog proxy re-reads the configuration every event.
+        batch = _Batch(log=self.log.bind(batch=desc))
+        progress = Progress(total, self.ledger, enabled=self.progress, desc=desc)
+        workers = [asyncio.create_task(self._worker(items, queue, batch)) for _ in range(workers_n)]
+        running = workers_n
+        try:
+            while running:
+                item = await queue.get()
+                if item is _DONE:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    progress.update(item)
+                    yield item
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            progress.close()
+            batch.log.info(
+                "teacher.batch",
+                total=total,
+                errors=progress.errors,
+                cached=progress.cached,
+                spent=self.ledger.spent,
+                budget=self.ledger.budget,
+                failed=None if batch.failed is None else str(batch.failed),
+            )
+
+    async def run(
+        self, requests: Iterable[ChatRequest], *, desc: str = "teacher"
+    ) -> list[ChatResult]:
+        """All results, in input order (per-item errors included)."""
+        results: dict[int, ChatResult] = {}
+        async with aclosing(self.stream(requests, desc=desc)) as stream:
+            async for result in stream:
+                results[result.index] = result
+        return [results[i] for i in range(len(results))]
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        """One request (e.g. an agent decision), with the same limits, budget, cache and retries."""
+        return (await self.run([request]))[0]
+
+    # --- workers ---------------------------------------------------------------------------
+    async def _worker(
+        self,
+        items: Iterator[tuple[int, ChatRequest]],
+        queue: asyncio.Queue[Any],
+        batch: _Batch,
+    ) -> None:
+        try:
+            # One shared iterator: `next` runs without an await, so no two workers get one item.
+            for index, request in items:
+                if batch.failed is not None:
+                    return
+                result = await self._one(index, request, batch)
+                queue.put_nowait(result)
+                if result.cached:
+                    await asyncio.sleep(0)  # cache hits never suspend: let the consumer run
+        except Exception as exc:
+            if batch.failed is None:
+                batch.failed = exc
+                batch.log.error("teacher.fatal", error=str(exc))
+                queue.put_nowait(exc)
+        finally:
+            queue.put_nowait(_DONE)
+
+    async def _one(self, index: int, request: ChatRequest, batch: _Batch) -> ChatResult:
+        key: str | None = None
+        if self.cache is not None:
+            key = request_key(self.model, request)
+            body = self.cache.get(key)
+            if body is not None:
+                try:
+                    completion = parse_completion(body)
+                except MalformedResponse:
+                    self.cache.discard(key)
+                else:
+                    return self._cached(index, request, key, completion, batch.log)
+        prompt, reserve = self.estimate(request)
+        self.ledger.check_fits(reserve, prompt, request.max_tokens * request.n)
+        if self.ledger.exhausted:
+            return self._no_budget(index, request, reserve, 0, None, batch)
+        started = self._clock()
+        retries = 0
+
+        def on_retry(retry: int, wait: float, failed: AttemptFailed) -> None:
+            nonlocal retries
+            retries = retry
+            batch.log.info(
+                "teacher.retry",
+                index=index,
+                phase=request.phase,
+                retry=retry,
+                wait_s=round(wait, 3),
+                error=str(failed.error),
+            )
+
+        try:
+            completion, usage = await self.policy.call(
+                lambda: self._attempt(request, prompt, reserve, key, batch), on_retry
+            )
+        except _OutOfBudget:
+            return self._no_budget(index, request, reserve, retries, started, batch)
+        except AttemptFailed as failed:
+            if failed.fatal is not None:
+                batch.endpoint_down = True
+                raise failed.fatal from None
+            result = ChatResult(
+                index,
+                request,
+                error=failed.error,
+                retries=retries,
+                latency=self._clock() - started,
+            )
+            self._log_result(batch.log, result, key)
+            return result
+        result = ChatResult(
+            index,
+            request,
+            response=completion,
+            usage=usage,
+            retries=retries,
+            latency=self._clock() - started,
+        )
+        self._log_result(batch.log, result, key)
+        return result
+
+    async def _attempt(
+        self, request: ChatRequest, prompt: int, reserve: int, key: str | None, batch: _Batch
+    ) -> tuple[ChatCompletion, Usage]:
+        if self.limiter.active:
+            await self.limiter.acquire(reserve)
+        res = await self.ledger.reserve(reserve, request.phase, request.round)
+        if res is None:
+            raise _OutOfBudget
+        settled = sent = False
+        try:
+            assert self._slots is not None
+            async with self._slots:
+                sent = True
+                try:
+                    completion, body = await _with_timeout(
+                        self.client.send(request), self.config.timeout
+                    )
+                except Exception as exc:
+                    failed = await self.client.classify(exc)
+                    settled = self._settle_failed(res, failed)
+                    raise failed from exc
+            usage = self._reconcile(res, completion, prompt)
+            settled = True
+        finally:
+            if settled:
+                pass
+            elif sent and not batch.endpoint_down:
+                # Cancelled (or crashed) while the request was out: it may have been billed.
+                self.ledger.charge_unconfirmed(res)
+            else:
+                self.ledger.release(res)
+        if self.cache is not None and key is not None:
+            try:
+                self.cache.put(key, body)
+            except OSError as exc:  # the answer is paid for and returned; only resuming suffers
+                self.log.warning("teacher.cache_write_failed", error=str(exc))
+        return completion, usage
+
+    def _settle_failed(self, res: Reservation, failed: AttemptFailed) -> bool:
+        if failed.billing == "no":
+            self.ledger.release(res)
+        else:
+            self.ledger.charge_unconfirmed(res)
+        return True
+
+    def _reconcile(self, res: Reservation, completion: ChatCompletion, prompt: int) -> Usage:
+        reported = completion.usage
+        if reported is not None and reported.prompt_tokens is not None:
+            p = int(reported.prompt_tokens or 0)
+            c = int(reported.completion_tokens or 0)
+            source = "server"
+            if prompt > 0 and p > prompt:
+                # The server's tokenizer counts more than ours: reserve more from now on.
+                scale = p / prompt * (1.0 + self.config.prompt_margin)
+                self.prompt_scale = min(_MAX_PROMPT_SCALE, max(self.prompt_scale, scale))
+        else:
+            p, c = prompt, self.counter.count_completion(completion)
+            source = "estimate"
+        over = self.ledger.commit(res, p, c)
+        if over:
+            self.log.warning(
+                "teacher.usage_over_reservation",
+                reserved=res.tokens,
+                prompt_tokens=p,
+                completion_tokens=c,
+                over=over,
+            )
+        return Usage(p, c, res.tokens, source)  # type: ignore[arg-type]
+
+    # --- results without a request -----------------------------------------------------------
+    def _cached(
+        self,
+        index: int,
+        request: ChatRequest,
+        key: str,
+        completion: ChatCompletion,
+        log: FilteringBoundLogger,
+    ) -> ChatResult:
+        reported = completion.usage
+        if reported is not None:
+            p, c = int(reported.prompt_tokens or 0), int(reported.completion_tokens or 0)
+        else:
+            p = self.counter.count_request(request)
+            c = self.counter.count_completion(completion)
+        self.ledger.record_cache_hit(request.phase, request.round, p + c)
+        result = ChatResult(
+            index, request, response=completion, usage=Usage(p, c, 0, "cache"), cached=True
+        )
+        self._log_result(log, result, key)
+        return result
+
+    def _no_budget(
+        self,
+        index: int,
+        request: ChatRequest,
+        reserve: int,
+        retries: int,
+        started: float | None,
+        batch: _Batch,
+    ) -> ChatResult:
+        ledger = self.ledger
+        if not batch.budget_logged:
+            batch.budget_logged = True
+            batch.log.warning(
+                "teacher.budget_exhausted", spent=ledger.spent, budget=ledger.budget, needed=reserve
+            )
+        error = ChatError(
+            "budget",
+            f"not sent: the token budget is exhausted ({ledger.spent} of {ledger.budget} tokens "
+            f"spent, this request needs up to {reserve})",
+        )
+        result = ChatResult(
+            index,
+            request,
+            error=error,
+            retries=retries,
+            latency=0.0 if started is None else self._clock() - started,
+        )
+        self._log_result(batch.log, result, None)
+        return result
+
+    def _log_result(self, log: FilteringBoundLogger, result: ChatResult, key: str | None) -> None:
+        request = result.request
+        usage = result.usage
+        error = result.error
+        fields: dict[str, Any] = {
+            "index": result.index,
+            "phase": request.phase,
+            "round": request.round,
+            "status": "cached" if result.cached else "ok" if error is None else error.kind,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "reserved": usage.reserved,
+            "usage_source": usage.source,
+            "latency_ms": round(result.latency * 1000.0, 2),
+            "retries": result.retries,
+            "cached": result.cached,
+            "key": key[:16] if key else None,
+        }
+        if error is not None:
+            fields["http_status"] = error.status
+            fields["error"] = error.message
+        if self.config.log_content:
+            fields["messages"] = [dict(m) for m in request.messages]
+            if result.response is not None:
+                fields["response"] = [c.message.model_dump() for c in result.response.choices]
+        if error is None or error.kind == "budget":
+            log.info("teacher.request", **fields)
+        else:
+            log.warning("teacher.request", **fields)
+
+
+async def _with_timeout(awaitable: Awaitable[T], seconds: float) -> T:
+    """Total time limit on one attempt (HTTP read timeouts only bound each read)."""
+    async with asyncio.timeout(seconds):
+        return await awaitable

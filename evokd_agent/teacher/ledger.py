@@ -1,0 +1,322 @@
+"""The token ledger: reserve a request's worst case before sending, reconcile after, hard budget.
+
+Invariant: committed spend + outstanding reservations <= budget, checked before every request.
+A reservation is the request's worst case (prompt estimate + max_tokens x n), so a server that
+honours max_tokens cannot push spend past the budget. Spend the server reports above a reservation
+is still recorded truthfully (and counted in `overruns`). Attempts whose cost is unknown (timed out
+or dropped after sending, unreadable body) are charged at their reservation: a hard budget must
+assume the server billed them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from evokd_agent.errors import EvokdError
+from evokd_agent.teacher.request import Phase
+
+
+class BudgetExhausted(EvokdError):
+    """The token budget is spent: the run must stop (everything paid for so far is kept)."""
+
+    def __init__(self, budget: int, spent: int, needed: int) -> None:
+        super().__init__(
+            f"token budget reached: {spent} of {budget} tokens spent, the next teacher request "
+            f"needs up to {needed}",
+            "raise the budget and resume the run (cached requests are not paid again)",
+        )
+        self.budget = budget
+        self.spent = spent
+        self.needed = needed
+
+
+class BudgetTooSmall(EvokdError):
+    """The whole budget is smaller than one request's worst case."""
+
+    def __init__(self, budget: int, needed: int, prompt: int, max_tokens: int) -> None:
+        super().__init__(
+            f"token budget of {budget} is below one teacher request, which needs up to {needed} "
+            f"tokens ({prompt} prompt + {max_tokens} max_tokens)",
+            f"set a budget of at least {needed} tokens (in practice many times that) "
+            "or lower max_tokens",
+        )
+        self.budget = budget
+        self.needed = needed
+
+
+@dataclass
+class Spend:
+    """Tokens spent by one (phase, round), and tokens the cache saved."""
+
+    requests: int = 0
+    """Requests answered by the server (billed)."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    unconfirmed_tokens: int = 0
+    """Worst case charged for attempts whose real cost is unknown (timeouts, dropped, garbled)."""
+    cache_hits: int = 0
+    cache_saved_tokens: int = 0
+    """Tokens the cached answers cost when they were first paid for."""
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens + self.unconfirmed_tokens
+
+    def add(self, other: Spend) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Tokens set aside for one attempt; commit, charge or release it exactly once."""
+
+    id: int
+    tokens: int
+    phase: Phase
+    round: int
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """A snapshot of the ledger."""
+
+    budget: int | None
+    spent: int
+    reserved: int
+    remaining: int | None
+    exhausted: bool
+    total: Spend
+    by_phase: Mapping[str, Spend] = field(default_factory=dict)
+    by_round: Mapping[int, Spend] = field(default_factory=dict)
+    overruns: int = 0
+    """Requests whose reported usage exceeded their reservation."""
+
+    def summary(self) -> str:
+        """One line for people and for the agent's budget_status tool."""
+        budget = "unlimited" if self.budget is None else str(self.budget)
+        left = "" if self.remaining is None else f", {self.remaining} left"
+        phases = ", ".join(f"{k} {v.total}" for k, v in sorted(self.by_phase.items()) if v.total)
+        return (
+            f"{self.spent} of {budget} tokens spent{left}"
+            + (f" ({phases})" if phases else "")
+            + f"; {self.total.requests} requests, {self.total.cache_hits} cache hits saving "
+            f"{self.total.cache_saved_tokens} tokens"
+            + ("; budget exhausted" if self.exhausted else "")
+        )
+
+
+class TokenLedger:
+    """Reserve, commit and release token spend against an optional hard budget.
+
+    Counters are guarded by a lock (any thread may read or record); `reserve` waits on the
+    event loop of its caller.
+    """
+
+    def __init__(self, budget: int | None = None) -> None:
+        if budget is not None and budget < 0:
+            raise EvokdError(f"token budget {budget} is negative", "set a positive budget")
+        self.budget = budget
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self._outstanding: dict[int, Reservation] = {}
+        self._reserved = 0
+        self._spent = 0
+        self._spend: dict[tuple[str, int], Spend] = {}
+        self._exhausted = False
+        self._overruns = 0
+        self._waiters: list[asyncio.Future[None]] = []
+
+    # --- reading -----------------------------------------------------------------------------
+    @property
+    def spent(self) -> int:
+        return self._spent
+
+    @property
+    def reserved(self) -> int:
+        return self._reserved
+
+    @property
+    def remaining(self) -> int | None:
+        if self.budget is None:
+            return None
+        return self.budget - self._spent - self._reserved
+
+    @property
+    def exhausted(self) -> bool:
+        """True once a request was refused for lack of budget; every later one is refused too."""
+        return self._exhausted
+
+    def raise_if_exhausted(self, needed: int = 0) -> None:
+        """Raise `BudgetExhausted` if the budget has been reached."""
+        if self._exhausted and self.budget is not None:
+            raise BudgetExhausted(self.budget, self._spent, needed)
+
+    def check_fits(self, tokens: int, prompt: int, max_tokens: int) -> None:
+        """Raise `BudgetTooSmall` if even an untouched budget could not cover `tokens`."""
+        if self.budget is not None and tokens > self.budget:
+            raise BudgetTooSmall(self.budget, tokens, prompt, max_tokens)
+
+    # --- reserving ---------------------------------------------------------------------------
+    def try_reserve(self, tokens: int, phase: Phase, round: int) -> Reservation | bool:
+        """A reservation if `tokens` fit now; True if they may fit once in-flight work settles;
+        False if they never will (this marks the ledger exhausted)."""
+        with self._lock:
+            return self._try_locked(tokens, phase, round)
+
+    async def reserve(self, tokens: int, phase: Phase, round: int) -> Reservation | None:
+        """Reserve `tokens`, waiting while in-flight reservations hold the room; None: exhausted."""
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._lock:
+                got = self._try_locked(tokens, phase, round)
+                if got is True:
+                    # Registered under the lock, so a settle in between cannot be missed.
+                    fut: asyncio.Future[None] = loop.create_future()
+                    self._waiters.append(fut)
+            if isinstance(got, Reservation):
+                return got
+            if got is False:
+                self._notify()  # waiters must learn that the budget is gone
+                return None
+            try:
+                await fut
+            finally:
+                with self._lock:
+                    if fut in self._waiters:
+                        self._waiters.remove(fut)
+
+    def _try_locked(self, tokens: int, phase: Phase, round: int) -> Reservation | bool:
+        if self.budget is not None and not self._exhausted:
+            if self._spent + tokens > self.budget:
+                self._exhausted = True
+            elif self._spent + self._reserved + tokens > self.budget:
+                return True
+        if self._exhausted:
+            return False
+        res = Reservation(next(self._ids), tokens, phase, round)
+        self._outstanding[res.id] = res
+        self._reserved += tokens
+        return res
+
+    # --- settling ----------------------------------------------------------------------------
+    def commit(self, res: Reservation, prompt_tokens: int, completion_tokens: int) -> int:
+        """Replace the reservation by the real usage; returns tokens used beyond the reservation."""
+        used = prompt_tokens + completion_tokens
+        with self._lock:
+            self._settle(res)
+            spend = self._bucket(res.phase, res.round)
+            spend.requests += 1
+            spend.prompt_tokens += prompt_tokens
+            spend.completion_tokens += completion_tokens
+            self._spent += used
+            over = max(0, used - res.tokens)
+            if over:
+                self._overruns += 1
+        self._notify()
+        return over
+
+    def charge_unconfirmed(self, res: Reservation) -> None:
+        """Count the whole reservation as spent: the attempt may have been billed, we can't tell."""
+        with self._lock:
+            self._settle(res)
+            self._bucket(res.phase, res.round).unconfirmed_tokens += res.tokens
+            self._spent += res.tokens
+        self._notify()
+
+    def release(self, res: Reservation) -> None:
+        """Give the reservation back: the attempt was not billed (refused, or never sent)."""
+        with self._lock:
+            self._settle(res)
+        self._notify()
+
+    def record_cache_hit(self, phase: Phase, round: int, saved_tokens: int) -> None:
+        """Count an answer served from the cache: 0 tokens spent, `saved_tokens` saved."""
+        with self._lock:
+            spend = self._bucket(phase, round)
+            spend.cache_hits += 1
+            spend.cache_saved_tokens += saved_tokens
+
+    def _settle(self, res: Reservation) -> None:
+        if self._outstanding.pop(res.id, None) is None:
+            raise RuntimeError(f"reservation {res.id} settled twice")
+        self._reserved -= res.tokens
+
+    def _bucket(self, phase: str, round: int) -> Spend:
+        key = (phase, round)
+        spend = self._spend.get(key)
+        if spend is None:
+            spend = self._spend[key] = Spend()
+        return spend
+
+    def _notify(self) -> None:
+        with self._lock:
+            if not self._waiters:
+                return
+            waiters, self._waiters = self._waiters, []
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for fut in waiters:
+            loop = fut.get_loop()
+            if loop is running:
+                _wake(fut)
+            else:
+                loop.call_soon_threadsafe(_wake, fut)
+
+    # --- reporting and persistence ---------------------------------------------------------
+    def status(self) -> BudgetStatus:
+        with self._lock:
+            total = Spend()
+            by_phase: dict[str, Spend] = {}
+            by_round: dict[int, Spend] = {}
+            for (phase, round), spend in self._spend.items():
+                total.add(spend)
+                by_phase.setdefault(phase, Spend()).add(spend)
+                by_round.setdefault(round, Spend()).add(spend)
+            return BudgetStatus(
+                budget=self.budget,
+                spent=self._spent,
+                reserved=self._reserved,
+                remaining=None
+                if self.budget is None
+                else self.budget - self._spent - self._reserved,
+                exhausted=self._exhausted,
+                total=total,
+                by_phase=by_phase,
+                by_round=by_round,
+                overruns=self._overruns,
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Settled spend as JSON-able data (outstanding reservations are not persisted)."""
+        with self._lock:
+            return {
+                "budget": self.budget,
+                "spend": [
+                    {"phase": phase, "round": round, **asdict(spend)}
+                    for (phase, round), spend in sorted(self._spend.items())
+                ],
+            }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], budget: int | None = None) -> TokenLedger:
+        """Restore a ledger saved by `to_dict` (for --resume); `budget` overrides the saved one."""
+        ledger = cls(budget if budget is not None else data.get("budget"))
+        names = {f.name for f in fields(Spend)}
+        for row in data.get("spend", []):
+            spend = Spend(**{k: int(v) for k, v in row.items() if k in names})
+            ledger._bucket(str(row["phase"]), int(row["round"])).add(spend)
+            ledger._spent += spend.total
+        return ledger
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
