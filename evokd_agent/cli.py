@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 
 from evokd_agent import __version__
+from evokd_agent.cli_eval import add_eval_parser
 from evokd_agent.errors import EvokdError
+from evokd_agent.run.cli_report import add_report_parser
 
 
 def _add_teacher(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +26,9 @@ def _add_teacher(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     serve.add_argument("--model", type=Path, help="GGUF file (default: packaged SmolLM2-135M)")
     serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     serve.add_argument("--n-ctx", type=int, default=4096, help="context window in tokens")
-    serve.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    serve.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default: half the cores)"
+    )
     serve.add_argument("--log", type=Path, default=None, help="server log file (default: temp)")
     serve.set_defaults(func=_teacher_serve)
 
@@ -77,16 +81,63 @@ def _teacher_check(args: argparse.Namespace) -> int:
         with EmbeddedTeacher() as teacher:
             model, results = asyncio.run(
                 check_endpoint(
-                    teacher.base_url, args.model or teacher.model, None, timeout=args.timeout
+                    teacher.base_url,
+                    args.model or teacher.model,
+                    None,
+                    request_timeout=args.timeout,
                 )
             )
             print(format_table(teacher.base_url, model, results))
     else:
         model, results = asyncio.run(
-            check_endpoint(args.base_url, args.model, api_key, timeout=args.timeout)
+            check_endpoint(args.base_url, args.model, api_key, request_timeout=args.timeout)
         )
         print(format_table(args.base_url, model, results))
     return 0 if results[0].ok else 1
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser("run", help="run a distillation from a config file (YAML or TOML)")
+    run.add_argument(
+        "config", nargs="?", type=Path, help="run config, e.g. examples/sst2_1shot.yaml"
+    )
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from evokd_agent.methods.runner import run_distillation
+
+    if (args.config is None) == (args.resume is None):
+        raise EvokdError(
+            "give either a config file or --resume RUN_DIR",
+            "e.g. `evokd run examples/sst2_1shot.yaml` or `evokd run --resume runs/NAME-...`",
+        )
+    try:
+        outcome = asyncio.run(
+            run_distillation(
+                args.config, resume=args.resume, progress=False if args.no_progress else None
+            )
+        )
+    except KeyboardInterrupt:
+        print(
+            "evokd: interrupted; everything paid for is on disk. Continue with "
+            "`evokd run --resume RUN_DIR` (the run directory is printed above).",
+            file=sys.stderr,
+        )
+        return 130
+    final = outcome.final
+    test = final.get("test_score")
+    print(
+        f"finished: {outcome.stop_reason}\n"
+        f"  dev score {final.get('dev_score', float('nan')):.4f}"
+        + (f"  test score {test:.4f}" if test is not None else "")
+        + f"  tokens {final.get('tokens_spent')}\n"
+        f"  student   {final.get('checkpoint')}\n"
+        f"  run dir   {outcome.run_dir}"
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"evokd-agent {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    add_report_parser(sub)
+    add_eval_parser(sub)
     _add_teacher(sub)
     return parser
 

@@ -60,7 +60,7 @@ async def test_weak_endpoint_is_reported_not_crashed() -> None:
 
 async def test_unreachable_wrong_key_unknown_model() -> None:
     with pytest.raises(EvokdError, match="cannot reach"):
-        await check_endpoint(f"http://127.0.0.1:{free_port()}/v1", None, None, timeout=2)
+        await check_endpoint(f"http://127.0.0.1:{free_port()}/v1", None, None, request_timeout=2)
     with FakeOpenAIServer(api_key="secret") as server:
         with pytest.raises(EvokdError, match="401"):
             await check_endpoint(server.base_url, None, "wrong")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import sys
+import tomllib
 import types
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -13,11 +13,6 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from evokd_agent.errors import EvokdError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 needs the tomli backport
-    import tomli as tomllib
 
 _MAX_ERRORS = 3
 

@@ -21,7 +21,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -61,7 +61,7 @@ R = TypeVar("R", bound=BaseModel)
 
 def utc_now() -> datetime:
     """The current time in UTC (the default clock)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class RunStore:
@@ -88,7 +88,7 @@ class RunStore:
         """A new run directory under `root` (None: `config.run_root`) named `<name>-<UTC time>`."""
         base = Path(root) if root is not None else config.run_root
         now = clock()
-        stem = f"{config.name}-{now.astimezone(timezone.utc):%Y%m%d-%H%M%S}"
+        stem = f"{config.name}-{now.astimezone(UTC):%Y%m%d-%H%M%S}"
         try:
             base.mkdir(parents=True, exist_ok=True)
             path = _fresh_dir(base, stem)
@@ -370,4 +370,4 @@ def _fresh_dir(base: Path, stem: str) -> Path:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

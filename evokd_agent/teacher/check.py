@@ -181,11 +181,11 @@ async def resolve_model(client: AsyncOpenAI, base_url: str, model: str | None) -
 
 
 async def check_endpoint(
-    base_url: str, model: str | None, api_key: str | None, *, timeout: float = 120.0
+    base_url: str, model: str | None, api_key: str | None, *, request_timeout: float = 120.0
 ) -> tuple[str, list[Capability]]:
     """Run every probe against the endpoint; return the model probed and the outcomes."""
     client = AsyncOpenAI(
-        base_url=base_url, api_key=api_key or "not-needed", max_retries=0, timeout=timeout
+        base_url=base_url, api_key=api_key or "not-needed", max_retries=0, timeout=request_timeout
     )
     async with client:
         model = await resolve_model(client, base_url, model)
@@ -197,7 +197,7 @@ async def check_endpoint(
             except openai.APIStatusError as err:
                 ok, detail = False, f"HTTP {err.status_code}: {_short(_error_text(err))}"
             except openai.APITimeoutError:
-                ok, detail = False, f"no answer within {timeout:g} s"
+                ok, detail = False, f"no answer within {request_timeout:g} s"
             except openai.APIError as err:
                 ok, detail = False, _short(str(err))
             results.append(Capability(name, ok, detail, time.perf_counter() - start))

@@ -62,10 +62,17 @@ class Spend:
     cache_hits: int = 0
     cache_saved_tokens: int = 0
     """Tokens the cached answers cost when they were first paid for."""
+    replayed_tokens: int = 0
+    """Cached answers this run already paid for, charged again on replay (see TokenLedger)."""
 
     @property
     def total(self) -> int:
-        return self.prompt_tokens + self.completion_tokens + self.unconfirmed_tokens
+        return (
+            self.prompt_tokens
+            + self.completion_tokens
+            + self.unconfirmed_tokens
+            + self.replayed_tokens
+        )
 
     def add(self, other: Spend) -> None:
         for f in fields(self):
@@ -118,10 +125,14 @@ class TokenLedger:
     event loop of its caller.
     """
 
-    def __init__(self, budget: int | None = None) -> None:
+    def __init__(self, budget: int | None = None, *, charge_cache_hits: bool = False) -> None:
+        """`charge_cache_hits`: count a cached answer's tokens as spent. A run's own cache holds
+        only answers that run paid for, so on --resume the replay then rebuilds the spend (and
+        every tool result that reports it) exactly as it was, and the budget stays exact."""
         if budget is not None and budget < 0:
             raise EvokdError(f"token budget {budget} is negative", "set a positive budget")
         self.budget = budget
+        self.charge_cache_hits = charge_cache_hits
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._outstanding: dict[int, Reservation] = {}
@@ -236,11 +247,16 @@ class TokenLedger:
         self._notify()
 
     def record_cache_hit(self, phase: Phase, round: int, saved_tokens: int) -> None:
-        """Count an answer served from the cache: 0 tokens spent, `saved_tokens` saved."""
+        """Count an answer served from the cache: 0 tokens spent and `saved_tokens` saved, or,
+        with `charge_cache_hits`, `saved_tokens` charged as replayed spend."""
         with self._lock:
             spend = self._bucket(phase, round)
             spend.cache_hits += 1
-            spend.cache_saved_tokens += saved_tokens
+            if self.charge_cache_hits:
+                spend.replayed_tokens += saved_tokens
+                self._spent += saved_tokens
+            else:
+                spend.cache_saved_tokens += saved_tokens
 
     def _settle(self, res: Reservation) -> None:
         if self._outstanding.pop(res.id, None) is None:

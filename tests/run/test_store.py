@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from evokd_agent.run.config import RunConfig
 from evokd_agent.run.records import RoundMetrics, RunState, SampleRecord
 from evokd_agent.run.store import RunStore
 
-FIXED = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+FIXED = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
 def clock() -> datetime:

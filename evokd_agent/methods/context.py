@@ -1,0 +1,145 @@
+"""What every distillation tool works on: the student, the data, the teacher and the run state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from evokd_agent.prompting import PromptSet
+from evokd_agent.student.config import TrainConfig, TrainResult
+from evokd_agent.student.data import NerSample, TextSample
+from evokd_agent.student.metrics import ClassificationMetrics, NerMetrics
+from evokd_agent.student.student import NerStudent, Prediction, TextStudent
+from evokd_agent.teacher.generator import ChatGenerator
+
+Sample = TextSample | NerSample
+Pred = Prediction[Any, Any]
+Kind = Literal["hard", "easy", "rewrite", "zerogen", "pool"]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What is being learnt, as the prompts describe it."""
+
+    task: Literal["classification", "ner"]
+    """Classification of sentences or NER over words."""
+    description: str
+    """One or two sentences on the task, for the teacher."""
+    labels: tuple[str, ...]
+    """Class names (classification) or entity types (NER)."""
+    label_descriptions: Mapping[str, str] = field(default_factory=dict)
+    """Optional explanation of each label for the teacher."""
+
+    def label_list(self) -> str:
+        return "\n".join(
+            f"- {label}: {self.label_descriptions[label]}"
+            if label in self.label_descriptions
+            else f"- {label}"
+            for label in self.labels
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A generated input waiting for its label, with where it came from."""
+
+    text: str
+    """The input text (a sentence; NER splits it into words when labelled)."""
+    kind: Kind
+    """Why it was written: hard/easy (EvoKD), rewrite (AugGPT/+Init), zerogen, pool."""
+    round: int
+    """Round that produced it."""
+    prompt_id: str
+    """Template and version of the prompt that produced it."""
+    label_hint: str | None = None
+    """Label the prompt asked for (rewrites, ZeroGen); the labelling call still decides."""
+
+
+@dataclass
+class RunState:
+    """The mutable part of a run, changed only by tools."""
+
+    round: int = 0
+    """Rounds completed by `train_student` (0 before the first)."""
+    batch: list[Sample] = field(default_factory=list)
+    """Newest labelled batch: what `evaluate_student` tests (the seeds before round 1)."""
+    predictions: list[Prediction[Any, Any]] = field(default_factory=list)
+    """The student's predictions on `batch` from the last evaluation."""
+    wrong: list[Prediction[Any, Any]] = field(default_factory=list)
+    """Wrong predictions picked by `sample_errors`."""
+    correct: list[Prediction[Any, Any]] = field(default_factory=list)
+    """Correct predictions picked by `sample_errors`."""
+    conversation: list[dict[str, str]] = field(default_factory=list)
+    """Analysis/generation chat with the teacher, kept across rounds (trimmed to fit)."""
+    candidates: list[Candidate] = field(default_factory=list)
+    """Generated inputs not labelled yet."""
+    synthetic: list[Sample] = field(default_factory=list)
+    """Every accepted teacher-labelled sample so far."""
+    dev_history: list[float] = field(default_factory=list)
+    """Dev score after each training round."""
+    finished: bool = False
+    """Set by `finish`; the test split is open only after it."""
+    final: dict[str, Any] = field(default_factory=dict)
+    """What `finish` reported."""
+
+
+@dataclass
+class DistillContext:
+    """The run context handed to every tool (the registry passes it as `ctx`)."""
+
+    spec: TaskSpec
+    """The task and its labels."""
+    student: TextStudent | NerStudent
+    """The model being distilled into."""
+    train_config: TrainConfig
+    """How the student is trained each round."""
+    seeds: Sequence[Sample]
+    """The user's labelled examples."""
+    dev: Sequence[Sample]
+    """Development split: model selection and stopping."""
+    test: Sequence[Sample]
+    """Held-out split, read only by `finish`."""
+    generator: ChatGenerator
+    """Rate-limited, budgeted, cached teacher access."""
+    prompts: PromptSet
+    """Prompt templates for this task."""
+    hygiene: Any
+    """Filters on teacher output: leak guard, near-duplicates, label checks (run.hygiene)."""
+    record_sample: Callable[[dict[str, Any]], None]
+    """Appends one generated/labelled sample with provenance to the run directory."""
+    end_round: Callable[[dict[str, Any]], str | None]
+    """Records a finished round (metrics, checkpoint, state, progress line); returns why the run
+    should stop now (budget, round limit, dev F1 plateau), or None to go on."""
+    save_final: Callable[[], str]
+    """Saves the student as the run's final model; returns the folder."""
+    json_mode: Literal["schema", "object", "off"] = "schema"
+    """How JSON replies are requested: json_object with a schema (llama.cpp turns it into a
+    grammar), plain json_object (OpenAI), or not at all (prompt only)."""
+    max_history_chars: int = 6000
+    """Conversation kept for the teacher's analyses (older turns are dropped first)."""
+    state: RunState = field(default_factory=RunState)
+    """What the tools have done so far."""
+
+    @property
+    def train_set(self) -> list[Sample]:
+        return [*self.seeds, *self.state.synthetic]
+
+    # The student is a TextStudent or an NerStudent; these keep the union out of every tool.
+    def evaluate(self, samples: Sequence[Sample]) -> ClassificationMetrics | NerMetrics:
+        """Score the student on labelled samples (blocking: call through asyncio.to_thread)."""
+        student: Any = self.student
+        metrics: ClassificationMetrics | NerMetrics = student.evaluate(list(samples))
+        return metrics
+
+    def split_errors(self, samples: Sequence[Sample]) -> tuple[list[Pred], list[Pred]]:
+        """(wrong, correct) predictions with confidences (blocking)."""
+        student: Any = self.student
+        wrong, correct = student.split_errors(list(samples))
+        return list(wrong), list(correct)
+
+    def train(self, samples: Sequence[Sample]) -> TrainResult:
+        """Continue training the student on `samples` (blocking)."""
+        student: Any = self.student
+        result: TrainResult = student.train(list(samples), None, None, self.train_config)
+        return result

@@ -1,0 +1,340 @@
+"""`evokd run`: build a run from its config, let the agent drive it, keep everything on disk.
+
+Resuming replays the run from its start against the on-disk teacher cache: every answer already
+received is read back instead of paid for again, the student retrains deterministically from the
+same seeds, and the ledger carries the tokens spent before the interruption.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evokd_agent.agent import (
+    EVOKD_ROUND,
+    Action,
+    JsonConfig,
+    JsonPolicy,
+    LlmConfig,
+    LlmPolicy,
+    Policy,
+    ScriptedConfig,
+    ScriptedPolicy,
+    run_agent,
+)
+from evokd_agent.errors import EvokdError
+from evokd_agent.methods.context import DistillContext, TaskSpec
+from evokd_agent.methods.steps import sample_text
+from evokd_agent.methods.toolset import build_registry, generator_chat_fn
+from evokd_agent.prompting import PromptSet
+from evokd_agent.run.config import RunConfig, load_run_config
+from evokd_agent.run.data import RunData, load_run_data
+from evokd_agent.run.hygiene import Hygiene
+from evokd_agent.run.records import RunState
+from evokd_agent.run.stopping import Point, stop_reason
+from evokd_agent.run.store import RunStore
+from evokd_agent.student.student import NerStudent, Student, TextStudent
+from evokd_agent.teacher.cache import ResponseCache
+from evokd_agent.teacher.client import TeacherClient
+from evokd_agent.teacher.config import TeacherConfig
+from evokd_agent.teacher.embedded import EmbeddedTeacher
+from evokd_agent.teacher.generator import ChatGenerator
+from evokd_agent.teacher.ledger import TokenLedger
+
+SUPPORTED_METHODS = ("evokd", "evokd_init")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended."""
+
+    run_dir: Path
+    """The run directory."""
+    stop_reason: str
+    """Why it ended."""
+    final: dict[str, Any]
+    """What `finish` reported (final dev/test scores, tokens, checkpoint)."""
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def teacher_endpoint(config: TeacherConfig, log_path: Path) -> Iterator[TeacherConfig]:
+    """The teacher settings to use, starting the embedded server first when asked for."""
+    if not config.is_embedded:
+        yield config
+        return
+    say("starting the embedded teacher (llama.cpp, SmolLM2-135M)…")
+    with EmbeddedTeacher(log_path=log_path) as teacher:
+        yield config.model_copy(update={"base_url": teacher.base_url, "model": teacher.model})
+
+
+def open_store(config_path: Path | None, resume: Path | None) -> tuple[RunStore, RunState]:
+    if resume is not None:
+        store = RunStore.open(resume)
+        state = store.mark_resumed()
+        if state.finished:
+            raise EvokdError(
+                f"the run in {resume} already finished ({state.stop_reason})",
+                f"start a new run with `evokd run CONFIG`, or read `evokd report {resume}`",
+            )
+        # The replay records every round again; rows of the interrupted attempt move aside.
+        store.discard_after(-1)
+        return store, state
+    if config_path is None:
+        raise EvokdError("no config given", "pass a config file, or --resume RUN_DIR")
+    config = load_run_config(config_path)
+    store = RunStore.create(None, config, source=config_path)
+    return store, store.read_state()
+
+
+def make_policy(config: RunConfig, registry: Any, ctx: DistillContext) -> Policy:
+    spr = config.samples_per_round
+    scripted_config = ScriptedConfig(
+        max_rounds=config.max_rounds,
+        round_steps=EVOKD_ROUND,
+        arguments={"generate_samples": {"n_hard": spr.hard, "n_easy": spr.easy}},
+        finish_arguments={"reason": "scripted loop done"},
+        exhausted_key="stop",
+    )
+    prelude: list[Action] = []
+    if config.method == "evokd_init":
+        per_seed = int(config.method_options.get("rewrites_per_seed", 4))
+        prelude = [
+            Action("generate_samples", {"n_hard": per_seed, "mode": "rewrite"}),
+            Action("label_samples", {}),
+            Action("train_student", {}),
+        ]
+    scripted = ScriptedPolicy(scripted_config, prelude)
+    if config.policy == "scripted":
+        return scripted
+    chat = generator_chat_fn(ctx.generator, round_of=lambda: ctx.state.round + 1)
+    if config.policy == "llm":
+        return LlmPolicy(chat, registry, LlmConfig(task=config.task_description), fallback=scripted)
+    return JsonPolicy(chat, registry, JsonConfig(task=config.task_description), fallback=scripted)
+
+
+class Bookkeeper:
+    """Everything recorded at the end of a round: metrics, checkpoint, state, progress line."""
+
+    def __init__(self, store: RunStore, config: RunConfig, data: RunData) -> None:
+        self.store = store
+        self.config = config
+        self.data = data
+        self.history: list[Point] = []
+        self.started = time.perf_counter()
+        self.ctx: DistillContext | None = None
+
+    def end_round(self, row: dict[str, Any]) -> str | None:
+        ctx = self.ctx
+        assert ctx is not None
+        ledger = ctx.generator.ledger
+        rnd = int(row["round"])
+        test = None
+        if self.config.evaluate_test == "every_round" and ctx.test:
+            # For the report's curve only: the agent never sees the test split.
+            test = ctx.evaluate(ctx.test)
+        keep = self.config.checkpoints != "none"
+        checkpoint = self.store.save_checkpoint(rnd, ctx.student.save) if keep else None
+        status = ledger.status()
+        self.store.record_metrics(
+            {
+                **row,
+                "tokens_spent": ledger.spent,
+                "test_f1": test.main_score if test is not None else None,
+                "test": test.to_dict() if test is not None else None,
+                "tokens_by_phase": {k: v.total for k, v in status.by_phase.items()},
+                "checkpoint": str(checkpoint.relative_to(self.store.path)) if checkpoint else None,
+            }
+        )
+        self.history.append(Point(rnd, ledger.spent, float(row["dev_f1"])))
+        best = max(self.history, key=lambda p: p.dev_f1)
+        if self.config.checkpoints == "best_and_last":
+            self.store.prune_checkpoints(best.round, rnd)
+        reason = stop_reason(self.config, self.history)
+        if ledger.exhausted and reason is None:
+            reason = f"token budget exhausted: {ledger.spent} of {self.config.budget_tokens} spent"
+        state = self.store.read_state()
+        self.store.write_state(
+            state.model_copy(
+                update={
+                    "round_completed": rnd,
+                    "tokens_spent": ledger.spent,
+                    "best_round": best.round,
+                    "best_dev_f1": best.dev_f1,
+                    "stop_reason": reason,
+                }
+            )
+        )
+        self.store.write_json("ledger.json", ledger.to_dict())
+        test_part = f" | test F1 {test.main_score:.3f}" if test is not None else ""
+        say(
+            f"round {rnd}/{self.config.max_rounds} | dev F1 {row['dev_f1']:.3f} "
+            f"(best {best.dev_f1:.3f}){test_part} | tokens {ledger.spent:,}/"
+            f"{self.config.budget_tokens:,} | train {row['n_train']} | "
+            f"{time.perf_counter() - self.started:.0f}s"
+            + (f" | stopping: {reason}" if reason else "")
+        )
+        return reason
+
+
+def build_student(config: RunConfig) -> TextStudent | NerStudent:
+    task = config.task
+    labels = list(config.labels)
+    if task == "ner":
+        labels = ["O", *(f"{p}-{t}" for t in config.labels for p in ("B", "I"))]
+    student: Any = Student.create(
+        labels,
+        config.student.model,
+        task=task,
+        max_length=config.student.max_length,
+        seed=config.seed,
+        device=config.student.train.device,
+    )
+    return student  # type: ignore[no-any-return]
+
+
+async def run_distillation(
+    config_path: Path | None = None, *, resume: Path | None = None, progress: bool | None = None
+) -> RunOutcome:
+    """Run (or resume) a distillation and write its report; returns the run directory."""
+    store, previous = open_store(config_path, resume)
+    config = store.config
+    if config.method not in SUPPORTED_METHODS:
+        raise EvokdError(
+            f"method {config.method!r} is not available in `evokd run` yet",
+            f"use one of: {', '.join(SUPPORTED_METHODS)}",
+        )
+    log = store.events_logger("run")
+    say(f"run directory {store.path}")
+    log.info("run.start", resumed=resume is not None, method=config.method, policy=config.policy)
+    data = load_run_data(config)
+    if not data.seeds:
+        raise EvokdError("no seed examples were loaded", "check data.seeds / data.train")
+    eval_texts = [sample_text(s) for s in [*data.dev, *(data.test or [])]]
+    hygiene = Hygiene(config.labels, eval_texts)
+    hygiene.add_training(sample_text(s) for s in data.seeds)
+    # The cache is this run's own: a hit is an answer this run paid for before an interruption,
+    # charged again so the replay retraces the original spend exactly (nothing is re-sent).
+    ledger = TokenLedger(config.budget_tokens, charge_cache_hits=True)
+    if resume is not None:
+        say("resuming: replaying the run; answers already received come from its cache")
+    student = build_student(config)
+    book = Bookkeeper(store, config, data)
+    with teacher_endpoint(config.effective_teacher, store.path / "teacher.log") as teacher:
+        async with TeacherClient(teacher) as client:
+            generator = ChatGenerator(
+                client,
+                ledger=ledger,
+                cache=ResponseCache(store.cache_dir),
+                logger=log.bind(component="teacher"),
+                progress=progress,
+            )
+            ctx = DistillContext(
+                spec=TaskSpec(
+                    config.task,
+                    config.task_description,
+                    tuple(config.labels),
+                    dict(config.label_descriptions),
+                ),
+                student=student,
+                train_config=config.student.train,
+                seeds=list(data.seeds),
+                dev=list(data.dev),
+                test=list(data.test or []),
+                generator=generator,
+                prompts=PromptSet.load(config.task, config.prompts_dir),
+                hygiene=hygiene,
+                record_sample=store.record_sample,
+                end_round=book.end_round,
+                save_final=lambda: str(_save_final(store, ctx)),
+                json_mode=_json_mode(teacher, config),
+            )
+            book.ctx = ctx
+            await _round_zero(ctx)
+            registry = build_registry(config.extra_tools)
+            policy = make_policy(config, registry, ctx)
+            steps = (config.max_rounds + 1) * (len(EVOKD_ROUND) + 2) * 3
+
+            def on_event(event: dict[str, Any]) -> None:
+                fields = dict(event)
+                log.info(f"agent.{fields.pop('event', 'event')}", **fields)
+                store.write_json("ledger.json", ledger.to_dict())
+
+            try:
+                result = await run_agent(policy, registry, ctx, max_steps=steps, on_event=on_event)
+                if not ctx.state.finished:
+                    # Whatever the policy did (step limit, StopRun, a model that never
+                    # finishes), the run ends with a final evaluation and a saved student.
+                    await registry.call("finish", {"reason": result.stop_reason}, ctx)
+            finally:
+                # Ctrl-C or a crash: the spend so far must survive for --resume.
+                store.write_json("ledger.json", ledger.to_dict())
+    final = ctx.state.final
+    reason = store.read_state().stop_reason or str(final.get("reason"))
+    _record_final(store, book, final, reason)
+    log.info("run.finish", reason=reason, tokens=ledger.spent, resumes=previous.resumes)
+    from evokd_agent.run.report import write_report
+
+    paths = write_report(store.path)
+    say(f"report: {paths.markdown}  plot: {paths.plot}")
+    return RunOutcome(store.path, reason, final)
+
+
+def _json_mode(teacher: TeacherConfig, config: RunConfig) -> Any:
+    mode = config.method_options.get("json_mode")
+    if mode in ("schema", "object", "off"):
+        return mode
+    # OpenAI rejects unknown response_format fields; llama.cpp and vLLM-style servers use them.
+    return "object" if "api.openai.com" in teacher.base_url else "schema"
+
+
+async def _round_zero(ctx: DistillContext) -> None:
+    """Train on the seeds alone: the starting point every method is compared against."""
+    import asyncio
+
+    started = time.perf_counter()
+    result = await asyncio.to_thread(ctx.train, ctx.train_set)
+    dev = await asyncio.to_thread(ctx.evaluate, ctx.dev)
+    ctx.state.dev_history.append(dev.main_score)
+    ctx.state.batch = list(ctx.seeds)
+    ctx.end_round(
+        {
+            "round": 0,
+            "n_train": len(ctx.seeds),
+            "n_synthetic": 0,
+            "dev": dev.to_dict(),
+            "dev_f1": dev.main_score,
+            "train_loss": result.train_loss[-1] if result.train_loss else None,
+            "wall_seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+
+
+def _save_final(store: RunStore, ctx: DistillContext) -> Path:
+    final = store.path / "final"
+    ctx.student.save(final)
+    return final
+
+
+def _record_final(store: RunStore, book: Bookkeeper, final: dict[str, Any], reason: str) -> None:
+    state = store.read_state()
+    store.write_state(state.model_copy(update={"finished": True, "stop_reason": reason}))
+    store.write_json("final.json", final)
+    if final.get("test_score") is not None and book.history:
+        # The last round's row gains the final test score (the last row of a round wins).
+        last = store.read_metrics()[-1]
+        store.record_metrics(
+            {
+                **last.model_dump(mode="json"),
+                "test_f1": final["test_score"],
+                "test": final.get("test"),
+            }
+        )

@@ -1,0 +1,392 @@
+"""The teacher's part of each method: analyse weaknesses, write inputs, label them.
+
+Tools and baselines call these; each returns what it produced and leaves filtering decisions in
+the samples log (accepted or rejected, and why).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from evokd_agent.methods.context import Candidate, DistillContext, Kind, Sample
+from evokd_agent.methods.parsing import parse_entities, parse_label, parse_texts
+from evokd_agent.prompting import Step
+from evokd_agent.student.data import NerSample, TextSample
+from evokd_agent.teacher.request import ChatRequest, ChatResult, Phase
+
+_WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
+
+
+def split_words(text: str) -> tuple[str, ...]:
+    """Words and punctuation, the way NER data sets usually tokenise."""
+    return tuple(_WORD.findall(text))
+
+
+def sample_text(sample: Sample) -> str:
+    return sample.text if isinstance(sample, TextSample) else " ".join(sample.tokens)
+
+
+def entities_of(sample: NerSample) -> list[tuple[str, str]]:
+    """(surface, type) pairs of a BIO-tagged sentence."""
+    out: list[tuple[str, str]] = []
+    words: list[str] = []
+    kind = ""
+    for token, tag in [*zip(sample.tokens, sample.tags, strict=True), ("", "O")]:
+        if words and not (tag.startswith("I-") and tag[2:] == kind):
+            out.append((" ".join(words), kind))
+            words = []
+        if tag.startswith("B-") or (tag.startswith("I-") and not words):
+            words, kind = [token], tag[2:]
+        elif tag.startswith("I-"):
+            words.append(token)
+    return out
+
+
+def describe(sample: Sample) -> str:
+    """A sample as the teacher reads it in prompts."""
+    if isinstance(sample, TextSample):
+        return f'"{sample.text}" -> {sample.label}'
+    ents = ", ".join(f"{s} ({k})" for s, k in entities_of(sample)) or "no entities"
+    return f'"{sample_text(sample)}" -> {ents}'
+
+
+def _json_format(ctx: DistillContext, schema: dict[str, Any]) -> dict[str, Any] | None:
+    mode = ctx.json_mode
+    if mode == "off":
+        return None
+    if mode == "object":
+        return {"type": "json_object"}
+    return {"type": "json_object", "schema": schema}
+
+
+def _request(
+    ctx: DistillContext,
+    messages: list[dict[str, str]],
+    *,
+    step: Step,
+    phase: Phase,
+    max_tokens: int,
+    temperature: float,
+    schema: dict[str, Any],
+    sample_index: int = 0,
+) -> ChatRequest:
+    return ChatRequest(
+        messages=messages,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        response_format=_json_format(ctx, schema) if schema else None,
+        phase=phase,
+        round=ctx.state.round + 1,
+        template_version=f"{ctx.prompts.task}/{step}@{ctx.prompts.version(step)}",
+        sample_index=sample_index,
+    )
+
+
+def _trimmed(ctx: DistillContext, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """System prompt plus as many of the latest turns as fit in `max_history_chars`."""
+    head, rest = messages[:1], messages[1:]
+    kept: list[dict[str, str]] = []
+    size = sum(len(m["content"]) for m in head)
+    for message in reversed(rest):
+        size += len(message["content"])
+        if kept and size > ctx.max_history_chars:
+            break
+        kept.append(message)
+    kept.reverse()
+    # A conversation must not start with an assistant turn.
+    while len(kept) > 1 and kept[0]["role"] == "assistant":
+        kept.pop(0)
+    return head + kept
+
+
+def _conversation(ctx: DistillContext) -> list[dict[str, str]]:
+    if not ctx.state.conversation:
+        system = ctx.prompts.render(
+            "system", task_description=ctx.spec.description, label_list=ctx.spec.label_list()
+        )
+        ctx.state.conversation.append({"role": "system", "content": system})
+    return ctx.state.conversation
+
+
+@dataclass
+class StepReport:
+    """What a teacher step produced, for the tool result and the event log."""
+
+    ok: bool
+    """Whether the teacher answered."""
+    error: str = ""
+    """Why not, when it did not."""
+    budget_exhausted: bool = False
+    """The token budget cannot pay for this step."""
+    produced: int = 0
+    """Items produced (inputs written or samples labelled)."""
+    accepted: int = 0
+    """Items that passed the filters."""
+    rejected: dict[str, int] = field(default_factory=dict)
+    """Rejections by reason."""
+    text: str = ""
+    """The analysis text (analysis step only)."""
+
+
+def _failed(result: ChatResult) -> StepReport:
+    error = result.error
+    return StepReport(
+        ok=False,
+        error=str(error) if error else "empty reply",
+        budget_exhausted=error is not None and error.kind == "budget",
+    )
+
+
+def _bump(report: StepReport, reason: str) -> None:
+    report.rejected[reason] = report.rejected.get(reason, 0) + 1
+
+
+async def analyze_weakness(ctx: DistillContext, max_tokens: int = 200) -> StepReport:
+    """Ask the teacher, in the running conversation, what the student gets wrong."""
+    conversation = _conversation(ctx)
+    wrong = "\n".join(
+        f"- {describe(p.sample)} (guessed: {_show(p.predicted)})" for p in ctx.state.wrong
+    )
+    correct = "\n".join(f"- {describe(p.sample)}" for p in ctx.state.correct)
+    user = ctx.prompts.render(
+        "analyze", round=ctx.state.round + 1, wrong=wrong or "(none)", correct=correct or "(none)"
+    )
+    messages = _trimmed(ctx, [*conversation, {"role": "user", "content": user}])
+    result = await ctx.generator.complete(
+        _request(
+            ctx,
+            messages,
+            step="analyze",
+            phase="analysis",
+            max_tokens=max_tokens,
+            temperature=0.7,
+            schema={},
+        )
+    )
+    if not result.ok or not result.text:
+        return _failed(result)
+    conversation += [
+        {"role": "user", "content": user},
+        {"role": "assistant", "content": result.text},
+    ]
+    return StepReport(ok=True, produced=1, accepted=1, text=result.text)
+
+
+def _show(predicted: Any) -> str:
+    if isinstance(predicted, str):
+        return predicted
+    return " ".join(predicted)
+
+
+async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> StepReport:
+    """Hard and easy new inputs, written in the same conversation as the analyses."""
+    conversation = _conversation(ctx)
+    user = ctx.prompts.render("generate", n_hard=n_hard, n_easy=n_easy)
+    messages = _trimmed(ctx, [*conversation, {"role": "user", "content": user}])
+    items = {"type": "array", "items": {"type": "string"}}
+    schema = {
+        "type": "object",
+        "properties": {"hard": items, "easy": items},
+        "required": ["hard", "easy"],
+    }
+    request = _request(
+        ctx,
+        messages,
+        step="generate",
+        phase="generation",
+        max_tokens=48 * (n_hard + n_easy) + 32,
+        temperature=0.9,
+        schema=schema,
+    )
+    result = await ctx.generator.complete(request)
+    if not result.ok:
+        return _failed(result)
+    conversation += [
+        {"role": "user", "content": user},
+        {"role": "assistant", "content": result.text or ""},
+    ]
+    texts = parse_texts(result.text, ("hard", "easy"))
+    report = StepReport(ok=True)
+    for kind, limit in (("hard", n_hard), ("easy", n_easy)):
+        for text in texts.get(kind, [])[:limit]:
+            _offer(ctx, report, text, kind, request.template_version)  # type: ignore[arg-type]
+    if not texts:
+        _bump(report, "reply_not_json")
+    return report
+
+
+async def write_variants(
+    ctx: DistillContext, step: Step, jobs: Sequence[dict[str, Any]], kind: Kind
+) -> StepReport:
+    """Independent generation calls (rewrites of seeds, label-conditioned ZeroGen texts).
+
+    Each job holds the template values; its "label" becomes the candidate's label hint.
+    """
+    key = "rewrites" if step == "rewrite" else "texts"
+    schema = {
+        "type": "object",
+        "properties": {key: {"type": "array", "items": {"type": "string"}}},
+        "required": [key],
+    }
+    requests = [
+        _request(
+            ctx,
+            [{"role": "user", "content": ctx.prompts.render(step, **job)}],
+            step=step,
+            phase="generation",
+            max_tokens=48 * int(job["n"]) + 32,
+            temperature=0.9,
+            schema=schema,
+            sample_index=i,
+        )
+        for i, job in enumerate(jobs)
+    ]
+    report = StepReport(ok=True)
+    for job, result in zip(jobs, await ctx.generator.run(requests, desc=step), strict=True):
+        if not result.ok:
+            failed = _failed(result)
+            report.budget_exhausted |= failed.budget_exhausted
+            _bump(report, "budget" if failed.budget_exhausted else "teacher_error")
+            continue
+        texts = parse_texts(result.text, (key,)).get(key, [])
+        if not texts:
+            _bump(report, "reply_not_json")
+        for text in texts[: int(job["n"])]:
+            _offer(ctx, report, text, kind, result.request.template_version, job.get("label"))
+    report.ok = report.produced > 0 or not report.budget_exhausted
+    return report
+
+
+def _offer(
+    ctx: DistillContext,
+    report: StepReport,
+    text: str,
+    kind: Kind,
+    prompt_id: str,
+    label_hint: str | None = None,
+) -> None:
+    report.produced += 1
+    seen = [c.text for c in ctx.state.candidates]
+    reason = ctx.hygiene.check_text(text, extra=seen)
+    provenance = {"round": ctx.state.round + 1, "kind": kind, "prompt_id": prompt_id}
+    if reason is not None:
+        _bump(report, reason)
+        ctx.record_sample(
+            {**provenance, "text": text, "stage": "generated", "accepted": False, "reason": reason}
+        )
+        return
+    report.accepted += 1
+    ctx.state.candidates.append(Candidate(text, kind, ctx.state.round + 1, prompt_id, label_hint))
+
+
+def _fewshot(ctx: DistillContext, limit: int = 8) -> str:
+    return "\n".join(f"- {describe(s)}" for s in list(ctx.seeds)[:limit])
+
+
+async def label_candidates(ctx: DistillContext) -> tuple[StepReport, list[Sample]]:
+    """Label every pending candidate in a separate call; return the accepted samples."""
+    spec = ctx.spec
+    candidates, ctx.state.candidates = ctx.state.candidates, []
+    if spec.task == "classification":
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {"label": {"type": "string", "enum": list(spec.labels)}},
+            "required": ["label"],
+        }
+        max_tokens = 24
+    else:
+        entity = {
+            "type": "object",
+            "properties": {"text": {"type": "string"}, "type": {"enum": list(spec.labels)}},
+            "required": ["text", "type"],
+        }
+        schema = {
+            "type": "object",
+            "properties": {"entities": {"type": "array", "items": entity}},
+            "required": ["entities"],
+        }
+        max_tokens = 160
+    requests = [
+        _request(
+            ctx,
+            [
+                {
+                    "role": "user",
+                    "content": ctx.prompts.render(
+                        "label",
+                        task_description=spec.description,
+                        label_list=spec.label_list(),
+                        label_names=", ".join(spec.labels),
+                        examples=_fewshot(ctx),
+                        text=c.text,
+                    ),
+                }
+            ],
+            step="label",
+            phase="labelling",
+            max_tokens=max_tokens,
+            temperature=0.0,
+            schema=schema,
+        )
+        for c in candidates
+    ]
+    report = StepReport(ok=True)
+    accepted: list[Sample] = []
+    results = await ctx.generator.run(requests, desc="labelling")
+    for cand, result in zip(candidates, results, strict=True):
+        report.produced += 1
+        row: dict[str, Any] = {
+            "round": cand.round,
+            "kind": cand.kind,
+            "prompt_id": cand.prompt_id,
+            "label_prompt_id": result.request.template_version,
+            "text": cand.text,
+            "stage": "labelled",
+            "teacher_confidence": None,
+            "cached": result.cached,
+        }
+        if not result.ok:
+            failed = _failed(result)
+            report.budget_exhausted |= failed.budget_exhausted
+            reason = "budget" if failed.budget_exhausted else "teacher_error"
+            _bump(report, reason)
+            ctx.record_sample({**row, "accepted": False, "reason": reason, "error": failed.error})
+            continue
+        sample, reason = _to_sample(ctx, cand.text, result.text)
+        if sample is None:
+            _bump(report, reason)
+            ctx.record_sample({**row, "accepted": False, "reason": reason, "reply": result.text})
+            continue
+        if isinstance(sample, TextSample):
+            row["label"] = sample.label
+        else:
+            row |= {"tokens": list(sample.tokens), "tags": list(sample.tags)}
+        ctx.hygiene.accept(cand.text)
+        ctx.record_sample({**row, "accepted": True, "reason": None})
+        report.accepted += 1
+        accepted.append(sample)
+    report.ok = report.accepted > 0 or not report.budget_exhausted
+    return report, accepted
+
+
+def _to_sample(ctx: DistillContext, text: str, reply: str | None) -> tuple[Sample | None, str]:
+    spec = ctx.spec
+    if spec.task == "classification":
+        label = parse_label(reply, spec.labels)
+        if label is None:
+            return None, "reply_not_json"
+        reason = ctx.hygiene.check_label(label)
+        if reason is not None:
+            return None, reason
+        return TextSample(text, label), ""
+    entities = parse_entities(reply)
+    if entities is None:
+        return None, "reply_not_json"
+    aligned = ctx.hygiene.align(split_words(text), entities)
+    if isinstance(aligned, str):
+        return None, aligned
+    tokens, tags = aligned
+    return NerSample(tuple(tokens), tuple(tags)), ""

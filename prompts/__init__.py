@@ -1,0 +1,1 @@
+"""Prompt templates (text files, `string.Template` syntax), shipped inside the wheel."""

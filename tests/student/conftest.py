@@ -1,0 +1,42 @@
+"""Tiny students built from a config (no downloads, seconds to train) for the student tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> None:
+    """Tiny models gain nothing from threads, and idle OpenMP threads spin on a shared machine."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 2-layer BERT with the packaged MiniLM tokenizer, saved to disk."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from evokd_agent.student.model import packaged_minilm_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    out = tmp_path_factory.mktemp("tiny_bert")
+    BertModel(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

@@ -1,0 +1,32 @@
+"""Tool: the teacher labels the pending inputs, each in a separate call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evokd_agent.agent import ToolRetry, tool
+from evokd_agent.methods.context import DistillContext
+from evokd_agent.methods.steps import label_candidates
+
+
+@tool
+async def label_samples(ctx: DistillContext) -> dict[str, Any]:
+    """Label every input written by `generate_samples` that has no label yet.
+
+    Labels outside the label set, entities that are not in the sentence and duplicates are
+    rejected. The accepted samples become the newest batch and join the training set.
+    """
+    if not ctx.state.candidates:
+        raise ToolRetry("nothing to label: call generate_samples first")
+    report, accepted = await label_candidates(ctx)
+    if accepted:
+        ctx.state.batch = accepted
+        ctx.state.synthetic.extend(accepted)
+    return {
+        "labelled": report.produced,
+        "accepted": report.accepted,
+        "rejected": report.rejected,
+        "train_size": len(ctx.train_set),
+        "budget_exhausted": report.budget_exhausted,
+        "stop": report.budget_exhausted,
+    }

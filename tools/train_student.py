@@ -1,0 +1,47 @@
+"""Tool: train the student on everything labelled so far, then score it on dev."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from evokd_agent.agent import tool
+from evokd_agent.methods.context import DistillContext
+
+
+@tool
+async def train_student(ctx: DistillContext) -> dict[str, Any]:
+    """Train the student on the seed examples plus every accepted teacher-labelled sample.
+
+    Ends a round: the dev score and the tokens spent so far are recorded. "stop" in the result
+    means the run should finish now (budget spent, round limit, or no more progress).
+    """
+    state = ctx.state
+    start = time.perf_counter()
+    train = ctx.train_set
+    result = await asyncio.to_thread(ctx.train, train)
+    dev = await asyncio.to_thread(ctx.evaluate, ctx.dev)
+    state.round += 1
+    state.dev_history.append(dev.main_score)
+    state.predictions = []
+    stop = ctx.end_round(
+        {
+            "round": state.round,
+            "n_train": len(train),
+            "n_synthetic": len(state.synthetic),
+            "dev": dev.to_dict(),
+            "dev_f1": dev.main_score,
+            "train_loss": result.train_loss[-1] if result.train_loss else None,
+            "wall_seconds": round(time.perf_counter() - start, 2),
+        }
+    )
+    return {
+        "round": state.round,
+        "train_size": len(train),
+        "dev_score": round(dev.main_score, 4),
+        "best_dev_score": round(max(state.dev_history), 4),
+        "tokens_spent": ctx.generator.ledger.spent,
+        "stop": stop is not None,
+        "stop_reason": stop,
+    }
