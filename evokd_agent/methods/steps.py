@@ -6,6 +6,8 @@ the samples log (accepted or rejected, and why).
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +19,12 @@ from evokd_agent.prompting import Step
 from evokd_agent.student.data import NerSample, TextSample
 from evokd_agent.teacher.request import ChatRequest, ChatResult, Phase
 
+_TEXT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    # Bounded strings: a small model inside an unbounded JSON string may never close it.
+    "properties": {"text": {"type": "string", "minLength": 8, "maxLength": 200}},
+    "required": ["text"],
+}
 _WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
 
 
@@ -181,40 +189,63 @@ def _show(predicted: Any) -> str:
     return " ".join(predicted)
 
 
+_DIFFICULTY = {
+    "hard": "Make it HARD: the student will likely get it wrong, because of the weakness you found.",
+    "easy": "Make it EASY: the student will likely get it right, so it does not forget.",
+}
+
+
 async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> StepReport:
-    """Hard and easy new inputs, written in the same conversation as the analyses."""
+    """Hard and easy new inputs, written in the same conversation as the analyses.
+
+    One request per input, each with the whole conversation: small teachers write one good
+    sentence far more reliably than a JSON list of them. Target labels rotate over the label
+    set for balance (the separate labelling call still decides the label). The conversation
+    then records what was written, so later rounds build on it.
+    """
     conversation = _conversation(ctx)
-    user = ctx.prompts.render("generate", n_hard=n_hard, n_easy=n_easy)
-    messages = _trimmed(ctx, [*conversation, {"role": "user", "content": user}])
-    items = {"type": "array", "items": {"type": "string"}}
-    schema = {
-        "type": "object",
-        "properties": {"hard": items, "easy": items},
-        "required": ["hard", "easy"],
-    }
-    request = _request(
-        ctx,
-        messages,
-        step="generate",
-        phase="generation",
-        max_tokens=48 * (n_hard + n_easy) + 32,
-        temperature=0.9,
-        schema=schema,
-    )
-    result = await ctx.generator.complete(request)
-    if not result.ok:
-        return _failed(result)
-    conversation += [
-        {"role": "user", "content": user},
-        {"role": "assistant", "content": result.text or ""},
-    ]
-    texts = parse_texts(result.text, ("hard", "easy"))
+    labels = ctx.spec.labels
+    offset = ctx.state.round * (n_hard + n_easy)
+    jobs = [("hard", i) for i in range(n_hard)] + [("easy", i) for i in range(n_easy)]
+    requests = []
+    for j, (kind, _) in enumerate(jobs):
+        user = ctx.prompts.render(
+            "generate", label=labels[(offset + j) % len(labels)], difficulty=_DIFFICULTY[kind]
+        )
+        messages = _trimmed(ctx, [*conversation, {"role": "user", "content": user}])
+        requests.append(
+            _request(
+                ctx,
+                messages,
+                step="generate",
+                phase="generation",
+                max_tokens=96,
+                temperature=0.8,
+                schema=_TEXT_SCHEMA,
+                sample_index=j,
+            )
+        )
     report = StepReport(ok=True)
-    for kind, limit in (("hard", n_hard), ("easy", n_easy)):
-        for text in texts.get(kind, [])[:limit]:
-            _offer(ctx, report, text, kind, request.template_version)  # type: ignore[arg-type]
-    if not texts:
-        _bump(report, "reply_not_json")
+    written: dict[str, list[str]] = {"hard": [], "easy": []}
+    results = await ctx.generator.run(requests, desc="generation")
+    for (kind, _), result in zip(jobs, results, strict=True):
+        if not result.ok:
+            failed = _failed(result)
+            report.budget_exhausted |= failed.budget_exhausted
+            _bump(report, "budget" if failed.budget_exhausted else "teacher_error")
+            continue
+        texts = parse_texts(result.text, ("text",)).get("text", [])
+        if not texts:
+            _bump(report, "reply_not_json")
+            continue
+        written[kind].append(texts[0])
+        _offer(ctx, report, texts[0], kind, result.request.template_version)  # type: ignore[arg-type]
+    if written["hard"] or written["easy"]:
+        conversation += [
+            {"role": "user", "content": f"Write {n_hard} hard and {n_easy} easy new inputs."},
+            {"role": "assistant", "content": json.dumps(written, ensure_ascii=False)},
+        ]
+    report.ok = report.produced > 0 or not report.budget_exhausted
     return report
 
 
@@ -223,39 +254,35 @@ async def write_variants(
 ) -> StepReport:
     """Independent generation calls (rewrites of seeds, label-conditioned ZeroGen texts).
 
-    Each job holds the template values; its "label" becomes the candidate's label hint.
+    Each job holds the template values and `n`, the number of texts wanted (one request each,
+    told apart in the cache by `sample_index`); its "label" becomes the candidate's hint.
     """
-    key = "rewrites" if step == "rewrite" else "texts"
-    schema = {
-        "type": "object",
-        "properties": {key: {"type": "array", "items": {"type": "string"}}},
-        "required": [key],
-    }
+    plan = [(job, k) for job in jobs for k in range(int(job["n"]))]
     requests = [
         _request(
             ctx,
             [{"role": "user", "content": ctx.prompts.render(step, **job)}],
             step=step,
             phase="generation",
-            max_tokens=48 * int(job["n"]) + 32,
+            max_tokens=96,
             temperature=0.9,
-            schema=schema,
-            sample_index=i,
+            schema=_TEXT_SCHEMA,
+            sample_index=k,
         )
-        for i, job in enumerate(jobs)
+        for job, k in plan
     ]
     report = StepReport(ok=True)
-    for job, result in zip(jobs, await ctx.generator.run(requests, desc=step), strict=True):
+    for (job, _), result in zip(plan, await ctx.generator.run(requests, desc=step), strict=True):
         if not result.ok:
             failed = _failed(result)
             report.budget_exhausted |= failed.budget_exhausted
             _bump(report, "budget" if failed.budget_exhausted else "teacher_error")
             continue
-        texts = parse_texts(result.text, (key,)).get(key, [])
+        texts = parse_texts(result.text, ("text",)).get("text", [])
         if not texts:
             _bump(report, "reply_not_json")
-        for text in texts[: int(job["n"])]:
-            _offer(ctx, report, text, kind, result.request.template_version, job.get("label"))
+            continue
+        _offer(ctx, report, texts[0], kind, result.request.template_version, job.get("label"))
     report.ok = report.produced > 0 or not report.budget_exhausted
     return report
 
@@ -269,6 +296,8 @@ def _offer(
     label_hint: str | None = None,
 ) -> None:
     report.produced += 1
+    # Small models trained on web text emit HTML entities (&#34; for a quote).
+    text = " ".join(html.unescape(text).split())
     seen = [c.text for c in ctx.state.candidates]
     reason = ctx.hygiene.check_text(text, extra=seen)
     provenance = {"round": ctx.state.round + 1, "kind": kind, "prompt_id": prompt_id}

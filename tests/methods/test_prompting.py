@@ -27,6 +27,7 @@ def test_shipped_templates_render(task: str) -> None:
         n=3,
         label="a",
         label_description="d",
+        difficulty="Make it hard.",
     )
     for step in STEPS:
         assert prompts.render(step, **values)

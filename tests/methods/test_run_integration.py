@@ -39,15 +39,12 @@ class Teacher:
             return self.decisions.pop(0) if self.decisions else FakeReply.tool_call("finish", {})
         if "explain which kinds" in last:
             return FakeReply.text("It confuses mild praise with criticism.")
-        if '"hard"' in last:
+        if 'Answer as JSON: {"text"' in last:
             with self.lock:
-                base = self.written
-                self.written += 3
-            texts = [
-                f"made up review number {base + i} was {w}"
-                for i, w in enumerate(["good", "bad", "good"])
-            ]
-            return FakeReply.text(json.dumps({"hard": texts[:2], "easy": texts[2:]}))
+                self.written += 1
+                n = self.written
+            word = "good" if '"positive"' in last else "bad"
+            return FakeReply.text(json.dumps({"text": f"made up review number {n} was {word}"}))
         if "Which label fits" in last:
             text = last.split("Text:")[-1]
             label = "positive" if "good" in text.split("\n")[0] else "negative"

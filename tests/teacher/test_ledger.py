@@ -138,3 +138,20 @@ def test_concurrent_commits_from_threads_add_up() -> None:
     for t in threads:
         t.join()
     assert ledger.spent == 4 * 500 * 7 and ledger.reserved == 0
+
+
+def test_cache_hits_are_free_or_charged_as_replay() -> None:
+    shared = TokenLedger(1000)
+    shared.record_cache_hit("generation", 1, 120)
+    assert shared.spent == 0
+    assert shared.status().total.cache_saved_tokens == 120
+
+    # A run's own cache only holds answers that run paid for: a resumed run charges them again,
+    # so its spend retraces the interrupted attempt's (and the budget stays exact).
+    own = TokenLedger(1000, charge_cache_hits=True)
+    own.record_cache_hit("generation", 1, 120)
+    own.record_cache_hit("labelling", 1, 30)
+    status = own.status()
+    assert own.spent == 150 and own.remaining == 850
+    assert status.total.cache_hits == 2 and status.total.cache_saved_tokens == 0
+    assert status.by_phase["generation"].replayed_tokens == 120
