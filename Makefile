@@ -23,7 +23,7 @@ lint:
 	$(BIN)/ruff format --check .
 
 typecheck:
-	$(BIN)/mypy evokd_agent tools tests scripts
+	$(BIN)/mypy evokd_agent tools tests scripts examples
 
 test:
 	$(BIN)/pytest -q

@@ -76,6 +76,8 @@ class RunState:
     """Generated inputs not labelled yet."""
     synthetic: list[Sample] = field(default_factory=list)
     """Every accepted teacher-labelled sample so far."""
+    pool_used: int = 0
+    """Pool texts already offered to the teacher."""
     dev_history: list[float] = field(default_factory=list)
     """Dev score after each training round."""
     finished: bool = False
@@ -113,6 +115,8 @@ class DistillContext:
     should stop now (budget, round limit, dev F1 plateau), or None to go on."""
     save_final: Callable[[], str]
     """Saves the student as the run's final model; returns the folder."""
+    pool: Sequence[str] = ()
+    """Unlabeled texts the teacher may pseudo-label (`score_confidence` with source "pool")."""
     json_mode: Literal["schema", "object", "off"] = "schema"
     """How JSON replies are requested: json_object with a schema (llama.cpp turns it into a
     grammar), plain json_object (OpenAI), or not at all (prompt only)."""

@@ -249,6 +249,7 @@ async def run_distillation(
                 seeds=list(data.seeds),
                 dev=list(data.dev),
                 test=list(data.test or []),
+                pool=list(data.pool),
                 generator=generator,
                 prompts=PromptSet.load(config.task, config.prompts_dir),
                 hygiene=hygiene,

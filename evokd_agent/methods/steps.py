@@ -10,9 +10,10 @@ import html
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from evokd_agent.methods.confidence import LabelConfidence, from_logprobs, from_votes
 from evokd_agent.methods.context import Candidate, DistillContext, Kind, Sample
 from evokd_agent.methods.parsing import parse_entities, parse_label, parse_texts
 from evokd_agent.prompting import Step
@@ -190,8 +191,9 @@ def _show(predicted: Any) -> str:
 
 
 _DIFFICULTY = {
-    "hard": "Make it HARD: the student will likely get it wrong, because of the weakness you found.",
-    "easy": "Make it EASY: the student will likely get it right, so it does not forget.",
+    "hard": "It should be a HARD case: one the model would likely get wrong, given the "
+    "weakness you found.",
+    "easy": "It should be an EASY, clear case that the model would get right.",
 }
 
 
@@ -315,10 +317,9 @@ def _fewshot(ctx: DistillContext, limit: int = 8) -> str:
     return "\n".join(f"- {describe(s)}" for s in list(ctx.seeds)[:limit])
 
 
-async def label_candidates(ctx: DistillContext) -> tuple[StepReport, list[Sample]]:
-    """Label every pending candidate in a separate call; return the accepted samples."""
+def label_request(ctx: DistillContext, text: str, *, logprobs: bool = False) -> ChatRequest:
+    """The separate labelling call for one input (with logprobs for confidence scores)."""
     spec = ctx.spec
-    candidates, ctx.state.candidates = ctx.state.candidates, []
     if spec.task == "classification":
         schema: dict[str, Any] = {
             "type": "object",
@@ -338,30 +339,32 @@ async def label_candidates(ctx: DistillContext) -> tuple[StepReport, list[Sample
             "required": ["entities"],
         }
         max_tokens = 160
-    requests = [
-        _request(
-            ctx,
-            [
-                {
-                    "role": "user",
-                    "content": ctx.prompts.render(
-                        "label",
-                        task_description=spec.description,
-                        label_list=spec.label_list(),
-                        label_names=", ".join(spec.labels),
-                        examples=_fewshot(ctx),
-                        text=c.text,
-                    ),
-                }
-            ],
-            step="label",
-            phase="labelling",
-            max_tokens=max_tokens,
-            temperature=0.0,
-            schema=schema,
-        )
-        for c in candidates
-    ]
+    prompt = ctx.prompts.render(
+        "label",
+        task_description=spec.description,
+        label_list=spec.label_list(),
+        label_names=", ".join(spec.labels),
+        examples=_fewshot(ctx),
+        text=text,
+    )
+    request = _request(
+        ctx,
+        [{"role": "user", "content": prompt}],
+        step="label",
+        phase="labelling",
+        max_tokens=max_tokens,
+        temperature=0.0,
+        schema=schema,
+    )
+    if logprobs:
+        return replace(request, logprobs=True, top_logprobs=10)
+    return request
+
+
+async def label_candidates(ctx: DistillContext) -> tuple[StepReport, list[Sample]]:
+    """Label every pending candidate in a separate call; return the accepted samples."""
+    candidates, ctx.state.candidates = ctx.state.candidates, []
+    requests = [label_request(ctx, c.text) for c in candidates]
     report = StepReport(ok=True)
     accepted: list[Sample] = []
     results = await ctx.generator.run(requests, desc="labelling")
@@ -419,3 +422,36 @@ def _to_sample(ctx: DistillContext, text: str, reply: str | None) -> tuple[Sampl
         return None, aligned
     tokens, tags = aligned
     return NerSample(tuple(tokens), tuple(tags)), ""
+
+
+async def score_texts(
+    ctx: DistillContext, texts: Sequence[str], *, votes: int = 5
+) -> list[LabelConfidence | None]:
+    """The teacher's label and confidence for each text (classification).
+
+    Logprobs when the endpoint gives them; otherwise `votes` sampled labelling replies per text
+    (self-consistency). None for a text whose replies failed or named no label.
+    """
+    labels = ctx.spec.labels
+    results = await ctx.generator.run(
+        [label_request(ctx, t, logprobs=True) for t in texts], desc="confidence"
+    )
+    scores: list[LabelConfidence | None] = []
+    missing: list[int] = []
+    for i, result in enumerate(results):
+        choice = result.response.choices[0] if result.response is not None else None
+        score = from_logprobs(choice.logprobs, labels) if choice is not None else None
+        scores.append(score)
+        if score is None and choice is not None:
+            missing.append(i)
+    if missing:
+        sampled = [
+            replace(label_request(ctx, texts[i]), temperature=0.8, sample_index=k + 1)
+            for i in missing
+            for k in range(votes)
+        ]
+        replies = await ctx.generator.run(sampled, desc="self-consistency")
+        for n, i in enumerate(missing):
+            chunk = replies[n * votes : (n + 1) * votes]
+            scores[i] = from_votes([parse_label(r.text, labels) for r in chunk], labels)
+    return scores

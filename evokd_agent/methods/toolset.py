@@ -18,6 +18,7 @@ BUILTIN_TOOL_MODULES: tuple[str, ...] = (
     "analyze_weakness",
     "generate_samples",
     "label_samples",
+    "score_confidence",
     "train_student",
     "budget_status",
     "finish",
