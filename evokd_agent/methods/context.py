@@ -115,6 +115,10 @@ class DistillContext:
     should stop now (budget, round limit, dev F1 plateau), or None to go on."""
     save_final: Callable[[], str]
     """Saves the student as the run's final model; returns the folder."""
+    temperature: float = 0.8
+    """Sampling temperature of generation calls (labelling uses 0)."""
+    max_tokens: int = 128
+    """Completion limit of one generation call."""
     pool: Sequence[str] = ()
     """Unlabeled texts the teacher may pseudo-label (`score_confidence` with source "pool")."""
     json_mode: Literal["schema", "object", "off"] = "schema"

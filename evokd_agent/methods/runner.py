@@ -47,6 +47,10 @@ from evokd_agent.teacher.generator import ChatGenerator
 from evokd_agent.teacher.ledger import TokenLedger
 
 SUPPORTED_METHODS = ("evokd", "evokd_init")
+METHOD_OPTIONS = {
+    "rewrites_per_seed": "evokd_init: rewrites of each seed before round 1 (default 4)",
+    "json_mode": 'how JSON replies are requested: "schema", "object" or "off"',
+}
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,12 @@ async def run_distillation(
             f"method {config.method!r} is not available in `evokd run` yet",
             f"use one of: {', '.join(SUPPORTED_METHODS)}",
         )
+    unknown = sorted(set(config.method_options) - set(METHOD_OPTIONS))
+    if unknown:
+        raise EvokdError(
+            f"unknown method_options: {', '.join(unknown)}",
+            "use only: " + "; ".join(f"{k} ({v})" for k, v in METHOD_OPTIONS.items()),
+        )
     log = store.events_logger("run")
     say(f"run directory {store.path}")
     log.info("run.start", resumed=resume is not None, method=config.method, policy=config.policy)
@@ -250,6 +260,8 @@ async def run_distillation(
                 dev=list(data.dev),
                 test=list(data.test or []),
                 pool=list(data.pool),
+                temperature=config.generation.temperature,
+                max_tokens=config.generation.max_tokens,
                 generator=generator,
                 prompts=PromptSet.load(config.task, config.prompts_dir),
                 hygiene=hygiene,

@@ -221,8 +221,8 @@ async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> Step
                 messages,
                 step="generate",
                 phase="generation",
-                max_tokens=96,
-                temperature=0.8,
+                max_tokens=ctx.max_tokens,
+                temperature=ctx.temperature,
                 schema=_TEXT_SCHEMA,
                 sample_index=j,
             )
@@ -266,8 +266,8 @@ async def write_variants(
             [{"role": "user", "content": ctx.prompts.render(step, **job)}],
             step=step,
             phase="generation",
-            max_tokens=96,
-            temperature=0.9,
+            max_tokens=ctx.max_tokens,
+            temperature=ctx.temperature,
             schema=_TEXT_SCHEMA,
             sample_index=k,
         )

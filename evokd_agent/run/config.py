@@ -183,8 +183,9 @@ class GenerationSettings(BaseModel):
 
     temperature: float = Field(default=0.8, ge=0, le=2)
     """Sampling temperature for writing new samples (labelling calls use 0)."""
-    max_tokens: int = Field(default=768, ge=16, le=1_000_000)
-    """Completion limit of one generation call; the budget must cover at least one."""
+    max_tokens: int = Field(default=128, ge=16, le=1_000_000)
+    """Completion limit of one generation call (each writes one input); the budget must cover
+    at least one."""
 
 
 class RunConfig(BaseModel):
