@@ -8,7 +8,8 @@ from pydantic import Field
 
 from evokd_agent.agent import tool
 from evokd_agent.methods.context import DistillContext
-from evokd_agent.methods.steps import generate_inputs, sample_text, write_variants
+from evokd_agent.methods.steps import entities_of, generate_inputs, sample_text, write_variants
+from evokd_agent.student.data import TextSample
 
 
 @tool
@@ -37,7 +38,9 @@ async def generate_samples(
             {
                 "task_description": spec.description,
                 "text": sample_text(seed),
-                "label": getattr(seed, "label", None) or "the same entities",
+                "label": seed.label
+                if isinstance(seed, TextSample)
+                else ", ".join(surface for surface, _ in entities_of(seed)) or "none",
                 "n": n_hard,
             }
             for seed in ctx.seeds

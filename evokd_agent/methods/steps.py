@@ -231,17 +231,10 @@ async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> Step
     written: dict[str, list[str]] = {"hard": [], "easy": []}
     results = await ctx.generator.run(requests, desc="generation")
     for (kind, _), result in zip(jobs, results, strict=True):
-        if not result.ok:
-            failed = _failed(result)
-            report.budget_exhausted |= failed.budget_exhausted
-            _bump(report, "budget" if failed.budget_exhausted else "teacher_error")
-            continue
-        texts = parse_texts(result.text, ("text",)).get("text", [])
-        if not texts:
-            _bump(report, "reply_not_json")
-            continue
-        written[kind].append(texts[0])
-        _offer(ctx, report, texts[0], kind, result.request.template_version)  # type: ignore[arg-type]
+        text = _written_text(report, result)
+        if text is not None:
+            written[kind].append(text)
+            _offer(ctx, report, text, kind, result.request.template_version)  # type: ignore[arg-type]
     if written["hard"] or written["easy"]:
         conversation += [
             {"role": "user", "content": f"Write {n_hard} hard and {n_easy} easy new inputs."},
@@ -275,18 +268,25 @@ async def write_variants(
     ]
     report = StepReport(ok=True)
     for (job, _), result in zip(plan, await ctx.generator.run(requests, desc=step), strict=True):
-        if not result.ok:
-            failed = _failed(result)
-            report.budget_exhausted |= failed.budget_exhausted
-            _bump(report, "budget" if failed.budget_exhausted else "teacher_error")
-            continue
-        texts = parse_texts(result.text, ("text",)).get("text", [])
-        if not texts:
-            _bump(report, "reply_not_json")
-            continue
-        _offer(ctx, report, texts[0], kind, result.request.template_version, job.get("label"))
+        text = _written_text(report, result)
+        if text is not None:
+            _offer(ctx, report, text, kind, result.request.template_version, job.get("label"))
     report.ok = report.produced > 0 or not report.budget_exhausted
     return report
+
+
+def _written_text(report: StepReport, result: ChatResult) -> str | None:
+    """The text of a one-input generation reply, or None with the failure counted."""
+    if not result.ok:
+        failed = _failed(result)
+        report.budget_exhausted |= failed.budget_exhausted
+        _bump(report, "budget" if failed.budget_exhausted else "teacher_error")
+        return None
+    texts = parse_texts(result.text, ("text",)).get("text", [])
+    if not texts:
+        _bump(report, "reply_not_json")
+        return None
+    return texts[0]
 
 
 def _offer(
