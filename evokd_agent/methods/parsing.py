@@ -6,6 +6,7 @@ None (or an empty list) instead of raising, and the caller records the rejection
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -83,6 +84,8 @@ def parse_entities(text: str | None) -> list[tuple[str, str]] | None:
     for item in value:
         if isinstance(item, dict):
             surface, kind = item.get("text"), item.get("type")
-            if isinstance(surface, str) and isinstance(kind, str) and surface.strip():
-                out.append((surface.strip(), kind.strip()))
+            if isinstance(surface, str) and isinstance(kind, str):
+                surface = html.unescape(surface).strip()  # small models emit &#34; for quotes
+                if surface:
+                    out.append((surface, kind.strip()))
     return out

@@ -291,7 +291,10 @@ async def run_distillation(
                 # Ctrl-C or a crash: the spend so far must survive for --resume.
                 store.write_json("ledger.json", ledger.to_dict())
     final = ctx.state.final
-    reason = store.read_state().stop_reason or str(final.get("reason"))
+    reason = store.read_state().stop_reason
+    if reason is None and ledger.exhausted:
+        reason = f"token budget exhausted: {ledger.spent:,} of {config.budget_tokens:,} spent"
+    reason = reason or str(final.get("reason"))
     _record_final(store, book, final, reason)
     log.info("run.finish", reason=reason, tokens=ledger.spent, resumes=previous.resumes)
     from evokd_agent.run.report import write_report

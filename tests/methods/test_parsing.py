@@ -35,6 +35,9 @@ def test_parse_entities() -> None:
     assert parse_entities(reply) == [("Paris", "location")]
     assert parse_entities('[{"text": "Bob", "type": "person"}]') == [("Bob", "person")]
     assert parse_entities("none") is None
+    assert parse_entities('{"entities": [{"text": "&#34;Ann&#34;", "type": "person"}]}') == [
+        ('"Ann"', "person")
+    ]
 
 
 def test_split_words_and_entities_of() -> None:
