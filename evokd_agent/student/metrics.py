@@ -159,7 +159,7 @@ def classification_metrics(
 
 def ner_metrics(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> NerMetrics:
     """Entity-level precision/recall/F1 of predicted BIO tag sequences, overall and per type."""
-    from seqeval.metrics.sequence_labeling import precision_recall_fscore_support
+    from seqeval.metrics.sequence_labeling import get_entities, precision_recall_fscore_support
 
     _same_length(gold, predicted)
     for i, (g, p) in enumerate(zip(gold, predicted, strict=True)):
@@ -174,7 +174,8 @@ def ner_metrics(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]
         return NerMetrics(precision=0.0, recall=0.0, f1=0.0, per_type={}, n=len(gold))
     p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="micro", zero_division=0)
     tp, tr, tf, ts = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
-    kinds = sorted({t[2:] for s in y_true + y_pred for t in s if t != "O"})
+    # seqeval orders per-type arrays by sorted entity type.
+    kinds = sorted({kind for s in y_true + y_pred for kind, _, _ in get_entities(s)})
     per_type = {
         kind: EntityScores(float(tp[i]), float(tr[i]), float(tf[i]), int(ts[i]))
         for i, kind in enumerate(kinds)
