@@ -1,4 +1,4 @@
-"""Shared fixtures: a fake OpenAI-compatible server on loopback."""
+"""Shared fixtures: a fake OpenAI-compatible server on loopback, tiny students, one torch thread."""
 
 from __future__ import annotations
 
@@ -13,6 +13,14 @@ from evokd_agent.testing.fake_server import FakeOpenAIServer
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> None:
+    """Tiny models gain nothing from threads, and idle OpenMP threads spin on a shared machine."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ same seeds, and the ledger carries the tokens spent before the interruption.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 import time
@@ -33,7 +34,7 @@ from evokd_agent.methods.steps import sample_text
 from evokd_agent.methods.toolset import build_registry, generator_chat_fn
 from evokd_agent.prompting import PromptSet
 from evokd_agent.run.config import RunConfig, load_run_config
-from evokd_agent.run.data import RunData, load_run_data
+from evokd_agent.run.data import load_run_data
 from evokd_agent.run.hygiene import Hygiene
 from evokd_agent.run.records import RunState
 from evokd_agent.run.stopping import Point, stop_reason
@@ -128,10 +129,9 @@ def make_policy(config: RunConfig, registry: Any, ctx: DistillContext) -> Policy
 class Bookkeeper:
     """Everything recorded at the end of a round: metrics, checkpoint, state, progress line."""
 
-    def __init__(self, store: RunStore, config: RunConfig, data: RunData) -> None:
+    def __init__(self, store: RunStore, config: RunConfig) -> None:
         self.store = store
         self.config = config
-        self.data = data
         self.history: list[Point] = []
         self.started = time.perf_counter()
         self.ctx: DistillContext | None = None
@@ -237,7 +237,7 @@ async def run_distillation(
     if resume is not None:
         say("resuming: replaying the run; answers already received come from its cache")
     student = build_student(config)
-    book = Bookkeeper(store, config, data)
+    book = Bookkeeper(store, config)
     with teacher_endpoint(config.effective_teacher, store.path / "teacher.log") as teacher:
         async with TeacherClient(teacher) as client:
             generator = ChatGenerator(
@@ -314,8 +314,6 @@ def _json_mode(teacher: TeacherConfig, config: RunConfig) -> Any:
 
 async def _round_zero(ctx: DistillContext) -> None:
     """Train on the seeds alone: the starting point every method is compared against."""
-    import asyncio
-
     started = time.perf_counter()
     result = await asyncio.to_thread(ctx.train, ctx.train_set)
     dev = await asyncio.to_thread(ctx.evaluate, ctx.dev)
