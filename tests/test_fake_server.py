@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
+import httpx
 import openai
 import pytest
 
@@ -120,3 +122,32 @@ async def test_handler_sees_request_body() -> None:
         async with client_for(server) as client:
             resp = await chat(client, max_tokens=7)
     assert resp.choices[0].message.content == "max=7"  # type: ignore[attr-defined]
+
+
+async def test_plain_http_edges(fake_server: FakeOpenAIServer) -> None:
+    """Chunked request bodies, unknown routes, non-JSON bodies and `Connection: close`."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"model": "fake-model", '
+        yield b'"messages": [{"role": "user", "content": "hi"}]}'
+
+    async with httpx.AsyncClient(base_url=fake_server.base_url) as http:
+        chunked = await http.post("/chat/completions", content=chunks())
+        missing = await http.get("/nowhere")
+        garbage = await http.post("/chat/completions", content=b"not json")
+        closing = await http.get("/models", headers={"Connection": "close"})
+    assert chunked.status_code == 200
+    assert chunked.json()["choices"][0]["message"]["content"] == "ok"
+    assert missing.status_code == 404
+    assert garbage.status_code == 400
+    assert closing.json()["data"][0]["id"] == "fake-model"
+
+
+async def test_broken_handler_answers_500() -> None:
+    def handler(body: dict[str, object]) -> FakeReply:
+        raise KeyError("oops")
+
+    with FakeOpenAIServer(handler=handler) as server:
+        async with client_for(server) as client:
+            with pytest.raises(openai.InternalServerError, match="handler failed"):
+                await chat(client)
