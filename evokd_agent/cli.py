@@ -13,6 +13,7 @@ from pathlib import Path
 from evokd_agent import __version__
 from evokd_agent.cli_eval import add_eval_parser
 from evokd_agent.errors import EvokdError
+from evokd_agent.run.cli_bench import add_bench_parser
 from evokd_agent.run.cli_report import add_report_parser
 
 
@@ -31,6 +32,23 @@ def _add_teacher(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     serve.add_argument("--log", type=Path, default=None, help="server log file (default: temp)")
     serve.set_defaults(func=_teacher_serve)
+
+    simulate = tsub.add_parser(
+        "simulate",
+        help="serve a SIMULATED teacher (not an LLM): real sentences and noisy gold labels "
+        "from a labelled train file",
+    )
+    simulate.add_argument("--corpus", type=Path, required=True, help="labelled TRAIN file")
+    simulate.add_argument(
+        "--exclude", type=Path, nargs="*", default=[], help="files never served (dev, test)"
+    )
+    simulate.add_argument("--noise", type=float, default=0.1, help="share of wrong labels")
+    simulate.add_argument("--concentration", type=float, default=4.0, help="confidence spread")
+    simulate.add_argument("--seed", type=int, default=0, help="seed of picks and label noise")
+    simulate.add_argument("--max-corpus", type=int, default=5000, help="sentences embedded")
+    simulate.add_argument("--labels", help="names of integer labels, comma-separated")
+    simulate.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    simulate.set_defaults(func=_teacher_simulate)
 
     check = tsub.add_parser("check", help="report what an endpoint supports")
     where = check.add_mutually_exclusive_group(required=True)
@@ -69,6 +87,43 @@ def _teacher_serve(args: argparse.Namespace) -> int:
         raise EvokdError(
             "the embedded teacher stopped unexpectedly", f"read the server log {teacher.log_path}"
         )
+
+
+def _teacher_simulate(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from evokd_agent.teacher.simulated import SimulatedTeacher
+    from evokd_agent.teacher.simulated_config import SimulatedTeacherConfig
+
+    try:
+        config = SimulatedTeacherConfig(
+            corpus=args.corpus,
+            exclude=args.exclude,
+            noise=args.noise,
+            concentration=args.concentration,
+            seed=args.seed,
+            max_corpus=args.max_corpus,
+            labels=args.labels.split(",") if args.labels else None,
+        )
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise EvokdError(f"bad simulated teacher settings: {problems}", "fix the options") from None
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    print("starting the SIMULATED teacher (not an LLM): embedding the corpus…", file=sys.stderr)
+    with SimulatedTeacher(config, port=args.port) as teacher:
+        print(
+            f"SIMULATED teacher (not an LLM) ready: base URL {teacher.base_url}  model "
+            f"{teacher.model}  corpus {config.corpus}  noise {config.noise:g}. It answers with "
+            "real corpus sentences and noisy gold labels; never report its results as LLM results.",
+            file=sys.stderr,
+        )
+        print(teacher.base_url, flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopping the simulated teacher…", file=sys.stderr)
+    return 0
 
 
 def _teacher_check(args: argparse.Namespace) -> int:
@@ -148,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     add_report_parser(sub)
+    add_bench_parser(sub)
     add_eval_parser(sub)
     _add_teacher(sub)
     return parser

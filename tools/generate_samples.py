@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from evokd_agent.agent import tool
-from evokd_agent.methods.context import DistillContext
-from evokd_agent.methods.steps import entities_of, generate_inputs, sample_text, write_variants
+from evokd_agent.methods.context import DistillContext, sample_text
+from evokd_agent.methods.steps import entities_of, generate_inputs, write_variants
 from evokd_agent.student.data import TextSample
 
 

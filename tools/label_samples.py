@@ -10,15 +10,20 @@ from evokd_agent.methods.steps import label_candidates
 
 
 @tool
-async def label_samples(ctx: DistillContext) -> dict[str, Any]:
+async def label_samples(ctx: DistillContext, keep_hints: bool = False) -> dict[str, Any]:
     """Label every input written by `generate_samples` that has no label yet.
 
     Labels outside the label set, entities that are not in the sentence and duplicates are
     rejected. The accepted samples become the newest batch and join the training set.
+
+    Args:
+        keep_hints: Classification only: give each input written for a known label (a rewrite
+            of a seed keeps the seed's label) that label without asking the teacher, which
+            saves the labelling tokens. NER inputs are always labelled by the teacher.
     """
     if not ctx.state.candidates:
         raise ToolRetry("nothing to label: call generate_samples first")
-    report, accepted = await label_candidates(ctx)
+    report, accepted = await label_candidates(ctx, keep_hints=keep_hints)
     if accepted:
         ctx.state.batch = accepted
         ctx.state.synthetic.extend(accepted)

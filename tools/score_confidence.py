@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from evokd_agent.agent import ToolRetry, tool
-from evokd_agent.methods.context import DistillContext
-from evokd_agent.methods.steps import score_texts
-from evokd_agent.student.data import TextSample
+from evokd_agent.methods.confidence import LabelConfidence, NerConfidence
+from evokd_agent.methods.context import DistillContext, PseudoLabel, Sample, sample_text
+from evokd_agent.methods.steps import score_ner_texts, score_texts, split_words
+from evokd_agent.student.data import NerSample, TextSample
 
 
 @tool
@@ -21,9 +22,11 @@ async def score_confidence(
 ) -> dict[str, Any]:
     """Ask how sure the teacher is of labels (probability of its label, from its logprobs).
 
-    "batch" scores the newest labelled samples and drops those below min_confidence from the
-    training set. "pool" labels up to `limit` unused texts of the unlabeled pool and adds
-    those scoring at least min_confidence to the training set, instead of generating new ones.
+    "batch" re-scores the newest labelled samples and drops those below min_confidence from the
+    training set. "pool" has the teacher label up to `limit` unused texts of the unlabeled pool
+    and adds those scoring at least min_confidence to the training set, instead of generating
+    new ones (cheaper than generating). For NER the confidence is per sentence: its least
+    sure entity.
 
     Args:
         source: What to score: "batch" (newest labelled samples) or "pool" (unlabeled texts).
@@ -31,21 +34,21 @@ async def score_confidence(
         min_confidence: Samples below this confidence are dropped (batch) or not added (pool).
     """
     state = ctx.state
-    if ctx.spec.task != "classification":
-        raise ToolRetry("score_confidence scores classification labels only; do not use it here")
     if source == "pool":
-        start = state.pool_used
-        texts = list(ctx.pool[start : start + limit])
-        state.pool_used = start + len(texts)
+        texts = _fresh_pool_texts(ctx, limit)
         if not texts:
             raise ToolRetry("the unlabeled pool is empty or used up; use generate_samples")
     else:
-        batch = [s for s in state.batch[:limit] if isinstance(s, TextSample)]
-        texts = [s.text for s in batch]
+        texts = [sample_text(s) for s in state.batch[:limit]]
         if not texts:
             raise ToolRetry("no labelled batch to score yet; call label_samples first")
-    scores = await score_texts(ctx, texts)
-    kept, dropped = [], []
+    scores: list[LabelConfidence | NerConfidence | None]
+    if ctx.spec.task == "classification":
+        scores = list(await score_texts(ctx, texts))
+    else:
+        scores = list(await score_ner_texts(ctx, texts))
+    kept: list[Sample] = []
+    dropped: list[str] = []
     for text, score in zip(texts, scores, strict=True):
         row: dict[str, Any] = {
             "round": state.round + 1,
@@ -53,23 +56,32 @@ async def score_confidence(
             "prompt_id": "confidence",
             "text": text,
             "stage": "scored",
-            "label": score.label if score else None,
             "teacher_confidence": round(score.confidence, 4) if score else None,
             "confidence_method": score.method if score else None,
         }
-        if score is None or score.label is None or score.confidence < min_confidence:
+        sample, reason = _to_sample(ctx, text, score)
+        if isinstance(score, LabelConfidence):
+            row["label"] = score.label
+        elif isinstance(score, NerConfidence):
+            row["entities"] = [
+                {"text": e.text, "type": e.type, "confidence": round(e.confidence, 4)}
+                for e in score.entities
+            ]
+        if sample is None or score is None or score.confidence < min_confidence:
             dropped.append(text)
-            reason = "teacher_error" if score is None else "low_confidence"
-            ctx.record_sample({**row, "accepted": False, "reason": reason})
+            ctx.record_sample({**row, "accepted": False, "reason": reason or "low_confidence"})
             continue
-        kept.append(TextSample(text, score.label))
+        kept.append(sample)
+        if source == "pool":
+            label = sample.label if isinstance(sample, TextSample) else " ".join(sample.tags)
+            gold = ctx.pool_gold.get(text)
+            state.pseudo[text] = PseudoLabel(score.confidence, label, gold)
+            ctx.hygiene.accept(text)
         ctx.record_sample({**row, "accepted": True, "reason": None})
     if source == "batch":
         gone = set(dropped)
-        state.batch = [s for s in state.batch if not (isinstance(s, TextSample) and s.text in gone)]
-        state.synthetic = [
-            s for s in state.synthetic if not (isinstance(s, TextSample) and s.text in gone)
-        ]
+        state.batch = [s for s in state.batch if sample_text(s) not in gone]
+        state.synthetic = [s for s in state.synthetic if sample_text(s) not in gone]
     elif kept:
         state.batch = list(kept)
         state.synthetic.extend(kept)
@@ -81,6 +93,50 @@ async def score_confidence(
         "dropped": len(dropped),
         "mean_confidence": round(sum(confidences) / len(confidences), 4) if confidences else None,
         "method": ", ".join(methods) or None,
+        "pool_left": len(ctx.pool) - state.pool_used,
         "train_size": len(ctx.train_set),
         "stop": ctx.generator.ledger.exhausted,
     }
+
+
+def _fresh_pool_texts(ctx: DistillContext, limit: int) -> list[str]:
+    """The next `limit` pool texts that pass the run's hygiene (leak guard, duplicates)."""
+    state = ctx.state
+    texts: list[str] = []
+    while len(texts) < limit and state.pool_used < len(ctx.pool):
+        text = ctx.pool[state.pool_used]
+        state.pool_used += 1
+        reason = ctx.hygiene.check_text(text, extra=texts)
+        if reason is None:
+            texts.append(text)
+            continue
+        ctx.record_sample(
+            {
+                "round": state.round + 1,
+                "kind": "pool",
+                "prompt_id": "confidence",
+                "text": text,
+                "stage": "pool",
+                "accepted": False,
+                "reason": reason,
+            }
+        )
+    return texts
+
+
+def _to_sample(
+    ctx: DistillContext, text: str, score: LabelConfidence | NerConfidence | None
+) -> tuple[Sample | None, str | None]:
+    if score is None:
+        return None, "teacher_error"
+    if isinstance(score, LabelConfidence):
+        if score.label is None:
+            return None, "no_label"
+        return TextSample(text, score.label), None
+    # Pool rows given as tokens were joined by single spaces: keep their tokenisation.
+    words = tuple(text.split()) if text in ctx.pool_gold else split_words(text)
+    aligned = ctx.hygiene.align(words, [(e.text, e.type) for e in score.entities])
+    if isinstance(aligned, str):
+        return None, aligned
+    tokens, tags = aligned
+    return NerSample(tuple(tokens), tuple(tags)), None

@@ -34,14 +34,17 @@ async def train_student(ctx: DistillContext) -> dict[str, Any]:
             "dev_f1": dev.main_score,
             "train_loss": result.train_loss[-1] if result.train_loss else None,
             "wall_seconds": round(time.perf_counter() - start, 2),
+            "llkd": state.selection,
         }
     )
+    selected = (state.selection or {}).get("pool_selected_fraction")
     return {
         "round": state.round,
         "train_size": len(train),
         "dev_score": round(dev.main_score, 4),
         "best_dev_score": round(max(state.dev_history), 4),
         "tokens_spent": ctx.generator.ledger.spent,
+        **({"pool_selected_fraction": selected} if selected is not None else {}),
         "stop": stop is not None,
         "stop_reason": stop,
     }

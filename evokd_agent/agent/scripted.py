@@ -35,6 +35,9 @@ class ScriptedConfig:
     """Arguments of the finish call."""
     exhausted_key: str = "budget_exhausted"
     """A tool result (mapping key or attribute) with this truthy field ends the rounds."""
+    closing_step: str | None = "train_student"
+    """Run even after exhaustion if still ahead in the current round, so that samples already
+    paid for are trained on before `finish`."""
 
     def __post_init__(self) -> None:
         if self.max_rounds < 0:
@@ -63,11 +66,12 @@ class ScriptedPolicy:
         self._finished = False
         self.round = 0
         """Current round (0 during the prelude)."""
+        self._step = 0
 
     async def next_action(self, state: AgentState) -> Action:
         if self._finished:
             return Action.stop("scripted loop finished", source=self._source)
-        action = self._finish() if self._exhausted else next(self._plan, None) or self._finish()
+        action = self._closing() if self._exhausted else next(self._plan, None) or self._finish()
         if action.tool == self.config.finish_tool:
             self._finished = True
         return action
@@ -81,9 +85,21 @@ class ScriptedPolicy:
             yield replace(action, source=action.source or self._source)
         for number in range(1, self.config.max_rounds + 1):
             self.round = number
-            for name in self.config.round_steps:
+            for step, name in enumerate(self.config.round_steps):
+                self._step = step
                 arguments = dict(self.config.arguments.get(name, {}))
                 yield Action(name, arguments, source=self._source)
+
+    def _closing(self) -> Action:
+        """After exhaustion: the round's closing step if it is still ahead, else finish."""
+        closing = self.config.closing_step
+        steps = self.config.round_steps
+        if closing is not None and self.round > 0 and closing in steps[self._step + 1 :]:
+            self._step = len(steps)  # once only
+            return Action(
+                closing, dict(self.config.arguments.get(closing, {})), source=self._source
+            )
+        return self._finish()
 
     def _finish(self) -> Action:
         arguments = dict(self.config.finish_arguments)

@@ -91,3 +91,105 @@ def from_votes(votes: Sequence[str | None], labels: Sequence[str]) -> LabelConfi
         return LabelConfidence(None, 0.0, distribution, "self_consistency")
     best, n = counts.most_common(1)[0]
     return LabelConfidence(best, n / k, distribution, "self_consistency")
+
+
+@dataclass(frozen=True)
+class EntityConfidence:
+    """One entity of the teacher's NER reply and how sure it is of the entity's type."""
+
+    text: str
+    """The entity's words, as the teacher wrote them."""
+    type: str
+    """Its entity type."""
+    confidence: float
+    """Probability of `type` among the entity types (logprobs) or share of replies with it."""
+
+
+@dataclass(frozen=True)
+class NerConfidence:
+    """The teacher's entities for one sentence, per entity and for the sentence as a whole."""
+
+    entities: tuple[EntityConfidence, ...]
+    """Entities of the reply (the greedy one, or the majority set of sampled replies)."""
+    confidence: float
+    """Sentence confidence: the least sure entity's confidence (logprobs; with no entity, the
+    probability that the list is empty) or the share of sampled replies with exactly this set."""
+    method: Method
+    """Where the probabilities come from."""
+
+
+def _token_at(tokens: Sequence[str], char: int) -> int | None:
+    offset = 0
+    for i, token in enumerate(tokens):
+        if offset + len(token) > char:
+            return i
+        offset += len(token)
+    return None
+
+
+def _alternatives(entry: Any) -> list[tuple[str, float]]:
+    alternatives = [(alt.token, alt.logprob) for alt in entry.top_logprobs or []]
+    if not any(tok == entry.token for tok, _ in alternatives):
+        alternatives.append((entry.token, entry.logprob))
+    return alternatives
+
+
+def ner_from_logprobs(
+    logprobs: Any, types: Sequence[str], entities: Sequence[tuple[str, str]]
+) -> NerConfidence | None:
+    """Confidence of a parsed NER reply `entities` ((text, type) in reply order) from its
+    logprobs: each entity's type token is scored like a class label over `types`."""
+    content = getattr(logprobs, "content", None) or []
+    tokens = [t.token for t in content]
+    joined = "".join(tokens)
+    starts = [m.end() for m in re.finditer(r'"type"\s*:\s*"', joined)]
+    if len(starts) != len(entities):
+        return None
+    scored: list[EntityConfidence] = []
+    for (text, etype), char in zip(entities, starts, strict=True):
+        position = _token_at(tokens, char)
+        if position is None:
+            return None
+        mass = dict.fromkeys(types, 0.0)
+        for token, logprob in _alternatives(content[position]):
+            label = _label_of(token, types)
+            if label is not None:
+                mass[label] += math.exp(logprob)
+        total = sum(mass.values())
+        if total <= 0 or etype not in mass:
+            return None
+        scored.append(EntityConfidence(text, etype, mass[etype] / total))
+    if scored:
+        return NerConfidence(tuple(scored), min(e.confidence for e in scored), "logprobs")
+    # No entity: how likely the list was to close at once ("]") rather than open one ("{").
+    match = re.search(r'"entities"\s*:\s*\[', joined)
+    position = _token_at(tokens, match.end()) if match else None
+    if position is None:
+        return None
+    empty = filled = 0.0
+    for token, logprob in _alternatives(content[position]):
+        piece = token.lstrip(" \n[")
+        if piece.startswith("]"):
+            empty += math.exp(logprob)
+        elif piece.startswith("{"):
+            filled += math.exp(logprob)
+    if empty + filled <= 0:
+        return None
+    return NerConfidence((), empty / (empty + filled), "logprobs")
+
+
+def ner_from_votes(
+    replies: Sequence[Sequence[tuple[str, str]] | None],
+) -> NerConfidence:
+    """Confidence from k sampled NER replies: the most common entity set wins; an entity's
+    confidence is the share of replies containing it, the sentence's the share agreeing."""
+    k = max(len(replies), 1)
+    sets = [frozenset(r) for r in replies if r is not None]
+    if not sets:
+        return NerConfidence((), 0.0, "self_consistency")
+    majority, agree = Counter(sets).most_common(1)[0]
+    entities = tuple(
+        EntityConfidence(text, etype, sum((text, etype) in s for s in sets) / k)
+        for text, etype in sorted(majority)
+    )
+    return NerConfidence(entities, agree / k, "self_consistency")

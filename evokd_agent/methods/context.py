@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from evokd_agent.methods.llkd import AdaptiveSelector, selection_summary, step_weights
 from evokd_agent.prompting import PromptSet
 from evokd_agent.student.config import TrainConfig, TrainResult
 from evokd_agent.student.data import NerSample, TextSample
@@ -15,7 +16,7 @@ from evokd_agent.teacher.generator import ChatGenerator
 
 Sample = TextSample | NerSample
 Pred = Prediction[Any, Any]
-Kind = Literal["hard", "easy", "rewrite", "zerogen", "pool"]
+Kind = Literal["hard", "easy", "rewrite", "zerogen", "pool", "eda"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,18 @@ class Candidate:
     """Label the prompt asked for (rewrites, ZeroGen); the labelling call still decides."""
 
 
+@dataclass(frozen=True)
+class PseudoLabel:
+    """A pool text the teacher labelled, with its confidence (LLKD)."""
+
+    confidence: float
+    """Teacher confidence in the label (sentence confidence for NER)."""
+    label: str
+    """The teacher's label (NER: the entities, as text) for the record."""
+    gold: Any = None
+    """Gold label or tags when the pool file has them: analysis only, never for selection."""
+
+
 @dataclass
 class RunState:
     """The mutable part of a run, changed only by tools."""
@@ -78,6 +91,10 @@ class RunState:
     """Every accepted teacher-labelled sample so far."""
     pool_used: int = 0
     """Pool texts already offered to the teacher."""
+    pseudo: dict[str, PseudoLabel] = field(default_factory=dict)
+    """Pool samples in the training set, by text: their teacher confidence (LLKD weighting)."""
+    selection: dict[str, Any] | None = None
+    """LLKD's account of the last training call (selected share, thresholds, label accuracy)."""
     dev_history: list[float] = field(default_factory=list)
     """Dev score after each training round."""
     finished: bool = False
@@ -121,11 +138,18 @@ class DistillContext:
     """Completion limit of one generation call."""
     pool: Sequence[str] = ()
     """Unlabeled texts the teacher may pseudo-label (`score_confidence` with source "pool")."""
+    pool_gold: Mapping[str, Any] = field(default_factory=dict)
+    """Gold labels of pool texts where the file has them: for the run's analysis of teacher
+    label accuracy only; no tool shows them to the teacher or uses them to select."""
     json_mode: Literal["schema", "object", "off"] = "schema"
     """How JSON replies are requested: json_object with a schema (llama.cpp turns it into a
     grammar), plain json_object (OpenAI), or not at all (prompt only)."""
     max_history_chars: int = 6000
     """Conversation kept for the teacher's analyses (older turns are dropped first)."""
+    seed: int = 42
+    """The run's seed: tools that draw at random (EDA) seed their RNG from it and the round."""
+    selector: AdaptiveSelector | None = None
+    """LLKD: when set, training selects and weights the pool samples at every step."""
     state: RunState = field(default_factory=RunState)
     """What the tools have done so far."""
 
@@ -147,7 +171,30 @@ class DistillContext:
         return list(wrong), list(correct)
 
     def train(self, samples: Sequence[Sample]) -> TrainResult:
-        """Continue training the student on `samples` (blocking)."""
+        """Continue training the student on `samples` (blocking).
+
+        With an LLKD selector, pool samples are selected and weighted at every step from
+        their teacher confidence and the student's entropy (methods.llkd); seeds always count.
+        """
         student: Any = self.student
-        result: TrainResult = student.train(list(samples), None, None, self.train_config)
+        samples = list(samples)
+        if self.selector is None:
+            result: TrainResult = student.train(samples, None, None, self.train_config)
+            return result
+        labels = list(self.spec.labels)
+        pseudo = [self.state.pseudo.get(sample_text(s)) for s in samples]
+        classes = [
+            labels.index(s.label) if isinstance(s, TextSample) and p is not None else 0
+            for s, p in zip(samples, pseudo, strict=True)
+        ]
+        hook, log = step_weights(
+            self.selector, [p.confidence if p else None for p in pseudo], classes
+        )
+        result = student.train(samples, None, None, self.train_config, hook)
+        self.state.selection = selection_summary(self.selector, pseudo, log)
         return result
+
+
+def sample_text(sample: Sample) -> str:
+    """The text a sample is known by (NER: its words joined by spaces)."""
+    return sample.text if isinstance(sample, TextSample) else " ".join(sample.tokens)

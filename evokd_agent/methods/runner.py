@@ -18,7 +18,6 @@ from typing import Any
 
 from evokd_agent.agent import (
     EVOKD_ROUND,
-    Action,
     JsonConfig,
     JsonPolicy,
     LlmConfig,
@@ -29,8 +28,9 @@ from evokd_agent.agent import (
     run_agent,
 )
 from evokd_agent.errors import EvokdError
-from evokd_agent.methods.context import DistillContext, TaskSpec
-from evokd_agent.methods.steps import sample_text
+from evokd_agent.methods.context import DistillContext, Sample, TaskSpec, sample_text
+from evokd_agent.methods.llkd import AdaptiveSelector
+from evokd_agent.methods.plans import METHOD_OPTIONS, SCRIPTED_ONLY, plan_for
 from evokd_agent.methods.toolset import build_registry, generator_chat_fn
 from evokd_agent.prompting import PromptSet
 from evokd_agent.run.config import RunConfig, load_run_config
@@ -47,11 +47,16 @@ from evokd_agent.teacher.embedded import EmbeddedTeacher
 from evokd_agent.teacher.generator import ChatGenerator
 from evokd_agent.teacher.ledger import TokenLedger
 
-SUPPORTED_METHODS = ("evokd", "evokd_init")
-METHOD_OPTIONS = {
-    "rewrites_per_seed": "evokd_init: rewrites of each seed before round 1 (default 4)",
-    "json_mode": 'how JSON replies are requested: "schema", "object" or "off"',
-}
+SUPPORTED_METHODS = (
+    "evokd",
+    "evokd_init",
+    "llkd",
+    "zerogen",
+    "auggpt",
+    "eda",
+    "seeds_only",
+    "full_shot",
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,20 @@ def say(message: str) -> None:
 
 @contextlib.contextmanager
 def teacher_endpoint(config: TeacherConfig, log_path: Path) -> Iterator[TeacherConfig]:
-    """The teacher settings to use, starting the embedded server first when asked for."""
+    """The teacher settings to use, starting the embedded or simulated server first when asked."""
+    if config.is_simulated and config.simulated is not None:
+        from evokd_agent.teacher.simulated import SimulatedTeacher
+
+        say("starting the SIMULATED teacher: it serves real corpus sentences, it is NOT an LLM…")
+        with SimulatedTeacher(config.simulated, encoding=config.encoding) as simulated:
+            say(
+                f"teacher is a SIMULATION ({simulated.model}, corpus {config.simulated.corpus}, "
+                f"noise {config.simulated.noise:g}): its results are not LLM results"
+            )
+            yield config.model_copy(
+                update={"base_url": simulated.base_url, "model": simulated.model, "simulated": None}
+            )
+        return
     if not config.is_embedded:
         yield config
         return
@@ -101,24 +119,16 @@ def open_store(config_path: Path | None, resume: Path | None) -> tuple[RunStore,
 
 
 def make_policy(config: RunConfig, registry: Any, ctx: DistillContext) -> Policy:
-    spr = config.samples_per_round
+    plan = plan_for(config, len(ctx.seeds))
     scripted_config = ScriptedConfig(
-        max_rounds=config.max_rounds,
-        round_steps=EVOKD_ROUND,
-        arguments={"generate_samples": {"n_hard": spr.hard, "n_easy": spr.easy}},
+        max_rounds=config.max_rounds if plan.rounds is None else plan.rounds,
+        round_steps=plan.round_steps,
+        arguments=plan.arguments,
         finish_arguments={"reason": "scripted loop done"},
         exhausted_key="stop",
     )
-    prelude: list[Action] = []
-    if config.method == "evokd_init":
-        per_seed = int(config.method_options.get("rewrites_per_seed", 4))
-        prelude = [
-            Action("generate_samples", {"n_hard": per_seed, "mode": "rewrite"}),
-            Action("label_samples", {}),
-            Action("train_student", {}),
-        ]
-    scripted = ScriptedPolicy(scripted_config, prelude)
-    if config.policy == "scripted":
+    scripted = ScriptedPolicy(scripted_config, plan.prelude)
+    if config.policy == "scripted" or config.method in SCRIPTED_ONLY:
         return scripted
     chat = generator_chat_fn(ctx.generator, round_of=lambda: ctx.state.round + 1)
     if config.policy == "llm":
@@ -226,11 +236,13 @@ async def run_distillation(
     say(f"run directory {store.path}")
     log.info("run.start", resumed=resume is not None, method=config.method, policy=config.policy)
     data = load_run_data(config)
-    if not data.seeds:
+    # full_shot: the whole gold train file (at most data.train_limit) stands in for the seeds.
+    seeds: list[Sample] = [*(data.train or [])] if config.method == "full_shot" else [*data.seeds]
+    if not seeds:
         raise EvokdError("no seed examples were loaded", "check data.seeds / data.train")
     eval_texts = [sample_text(s) for s in [*data.dev, *(data.test or [])]]
     hygiene = Hygiene(config.labels, eval_texts)
-    hygiene.add_training(sample_text(s) for s in data.seeds)
+    hygiene.add_training(sample_text(s) for s in seeds)
     # The cache is this run's own: a hit is an answer this run paid for before an interruption,
     # charged again so the replay retraces the original spend exactly (nothing is re-sent).
     ledger = TokenLedger(config.budget_tokens, charge_cache_hits=True)
@@ -256,7 +268,7 @@ async def run_distillation(
                 ),
                 student=student,
                 train_config=config.student.train,
-                seeds=list(data.seeds),
+                seeds=seeds,
                 dev=list(data.dev),
                 test=list(data.test or []),
                 pool=list(data.pool),
@@ -269,6 +281,9 @@ async def run_distillation(
                 end_round=book.end_round,
                 save_final=lambda: str(_save_final(store, ctx)),
                 json_mode=_json_mode(teacher, config),
+                pool_gold=dict(data.pool_gold),
+                selector=_llkd_selector(config),
+                seed=config.seed,
             )
             book.ctx = ctx
             await _round_zero(ctx)
@@ -302,6 +317,15 @@ async def run_distillation(
     paths = write_report(store.path)
     say(f"report: {paths.markdown}  plot: {paths.plot}")
     return RunOutcome(store.path, reason, final)
+
+
+def _llkd_selector(config: RunConfig) -> AdaptiveSelector | None:
+    if config.method != "llkd":
+        return None
+    momentum = float(config.method_options.get("ema", 0.9))
+    if not 0 <= momentum < 1:
+        raise EvokdError(f"method_options.ema is {momentum}", "use a momentum in [0, 1)")
+    return AdaptiveSelector(len(config.labels) if config.task == "classification" else 1, momentum)
 
 
 def _json_mode(teacher: TeacherConfig, config: RunConfig) -> Any:

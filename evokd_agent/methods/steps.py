@@ -13,8 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from evokd_agent.methods.confidence import LabelConfidence, from_logprobs, from_votes
-from evokd_agent.methods.context import Candidate, DistillContext, Kind, Sample
+from evokd_agent.methods.confidence import (
+    LabelConfidence,
+    NerConfidence,
+    from_logprobs,
+    from_votes,
+    ner_from_logprobs,
+    ner_from_votes,
+)
+from evokd_agent.methods.context import Candidate, DistillContext, Kind, Sample, sample_text
 from evokd_agent.methods.parsing import parse_entities, parse_label, parse_texts
 from evokd_agent.prompting import Step
 from evokd_agent.student.data import NerSample, TextSample
@@ -32,10 +39,6 @@ _WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
 def split_words(text: str) -> tuple[str, ...]:
     """Words and punctuation, the way NER data sets usually tokenise."""
     return tuple(_WORD.findall(text))
-
-
-def sample_text(sample: Sample) -> str:
-    return sample.text if isinstance(sample, TextSample) else " ".join(sample.tokens)
 
 
 def entities_of(sample: NerSample) -> list[tuple[str, str]]:
@@ -361,13 +364,25 @@ def label_request(ctx: DistillContext, text: str, *, logprobs: bool = False) -> 
     return request
 
 
-async def label_candidates(ctx: DistillContext) -> tuple[StepReport, list[Sample]]:
-    """Label every pending candidate in a separate call; return the accepted samples."""
+async def label_candidates(
+    ctx: DistillContext, *, keep_hints: bool = False
+) -> tuple[StepReport, list[Sample]]:
+    """Label every pending candidate in a separate call; return the accepted samples.
+
+    With `keep_hints` (AugGPT: a rewrite keeps its seed's label), classification candidates
+    carrying a `label_hint` take it without a teacher call; NER hints name entities, not
+    where they are, so NER candidates are always labelled.
+    """
     candidates, ctx.state.candidates = ctx.state.candidates, []
-    requests = [label_request(ctx, c.text) for c in candidates]
     report = StepReport(ok=True)
     accepted: list[Sample] = []
-    results = await ctx.generator.run(requests, desc="labelling")
+    if keep_hints and ctx.spec.task == "classification":
+        for cand in candidates:
+            if cand.label_hint is not None:
+                _keep_hint(ctx, report, accepted, cand, cand.label_hint)
+        candidates = [c for c in candidates if c.label_hint is None]
+    requests = [label_request(ctx, c.text) for c in candidates]
+    results = await ctx.generator.run(requests, desc="labelling") if requests else []
     for cand, result in zip(candidates, results, strict=True):
         report.produced += 1
         row: dict[str, Any] = {
@@ -402,6 +417,31 @@ async def label_candidates(ctx: DistillContext) -> tuple[StepReport, list[Sample
         accepted.append(sample)
     report.ok = report.accepted > 0 or not report.budget_exhausted
     return report, accepted
+
+
+def _keep_hint(
+    ctx: DistillContext, report: StepReport, accepted: list[Sample], cand: Candidate, label: str
+) -> None:
+    report.produced += 1
+    row: dict[str, Any] = {
+        "round": cand.round,
+        "kind": cand.kind,
+        "prompt_id": cand.prompt_id,
+        "label_prompt_id": None,
+        "label_source": "hint",
+        "text": cand.text,
+        "stage": "labelled",
+        "teacher_confidence": None,
+    }
+    reason = ctx.hygiene.check_label(label)
+    if reason is not None:
+        _bump(report, reason)
+        ctx.record_sample({**row, "accepted": False, "reason": reason, "label_hint": label})
+        return
+    ctx.hygiene.accept(cand.text)
+    ctx.record_sample({**row, "label": label, "accepted": True, "reason": None})
+    report.accepted += 1
+    accepted.append(TextSample(cand.text, label))
 
 
 def _to_sample(ctx: DistillContext, text: str, reply: str | None) -> tuple[Sample | None, str]:
@@ -454,4 +494,40 @@ async def score_texts(
         for n, i in enumerate(missing):
             chunk = replies[n * votes : (n + 1) * votes]
             scores[i] = from_votes([parse_label(r.text, labels) for r in chunk], labels)
+    return scores
+
+
+async def score_ner_texts(
+    ctx: DistillContext, texts: Sequence[str], *, votes: int = 5
+) -> list[NerConfidence | None]:
+    """The teacher's entities for each sentence, with a confidence per entity and per sentence.
+
+    Logprobs of each entity's type token when the endpoint gives them; otherwise `votes`
+    sampled replies per sentence (self-consistency). None where every reply failed.
+    """
+    types = ctx.spec.labels
+    results = await ctx.generator.run(
+        [label_request(ctx, t, logprobs=True) for t in texts], desc="confidence"
+    )
+    scores: list[NerConfidence | None] = []
+    missing: list[int] = []
+    for i, result in enumerate(results):
+        choice = result.response.choices[0] if result.response is not None else None
+        entities = parse_entities(result.text) if choice is not None else None
+        score = None
+        if choice is not None and entities is not None:
+            score = ner_from_logprobs(choice.logprobs, types, entities)
+        scores.append(score)
+        if score is None and choice is not None:
+            missing.append(i)
+    if missing:
+        sampled = [
+            replace(label_request(ctx, texts[i]), temperature=0.8, sample_index=k + 1)
+            for i in missing
+            for k in range(votes)
+        ]
+        replies = await ctx.generator.run(sampled, desc="self-consistency")
+        for n, i in enumerate(missing):
+            chunk = replies[n * votes : (n + 1) * votes]
+            scores[i] = ner_from_votes([parse_entities(r.text) if r.ok else None for r in chunk])
     return scores

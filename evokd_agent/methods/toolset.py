@@ -19,6 +19,7 @@ BUILTIN_TOOL_MODULES: tuple[str, ...] = (
     "generate_samples",
     "label_samples",
     "score_confidence",
+    "eda_augment",
     "train_student",
     "budget_status",
     "finish",

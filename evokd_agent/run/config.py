@@ -89,6 +89,9 @@ class DataConfig(BaseModel):
     """File of labelled seed samples; all are used unless `seeds_per_class` draws from it."""
     train: Path | None = None
     """Labelled training file: seeds are drawn from it; `full_shot` trains on all of it."""
+    train_limit: int | None = Field(default=None, ge=1)
+    """`full_shot` trains on at most this many samples of `train` (a fixed random subset drawn
+    with the run's `seed`); seeds are still drawn from the whole file. None: all of it."""
     seeds_per_class: int | None = Field(default=None, ge=1, le=100_000)
     """Seeds drawn per label (per entity type for NER) from `seeds`, else from `train`."""
     seeds_seed: int | None = None

@@ -7,7 +7,7 @@ import importlib
 import json
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -31,9 +31,13 @@ class RunData:
     test: Samples | None
     """Test samples (at most `data.test_limit`), or None without a test file."""
     train: Samples | None
-    """The full labelled train file when one is configured (full_shot trains on it)."""
+    """The labelled train file when one is configured (at most `data.train_limit` samples):
+    full_shot trains on it."""
     pool: list[str]
     """Unlabeled pool texts (at most `data.pool_limit`); empty without a pool file."""
+    pool_gold: dict[str, Any] = field(default_factory=dict)
+    """Gold label (or BIO tags) of pool texts whose rows carry one: for the run's analysis of
+    teacher-label accuracy only, never shown to the teacher or used for selection."""
 
 
 def load_run_data(config: RunConfig) -> RunData:
@@ -49,10 +53,14 @@ def load_run_data(config: RunConfig) -> RunData:
     if data.seeds_per_class is not None and seeds:
         source = data.seed_source
         seeds = draw_seeds(seeds, config.labels, data.seeds_per_class, seed, source=str(source))
+    if train is not None:
+        # After the seed draw, so a limit for fast full-shot runs never changes the seeds.
+        train = _subset(train, data.train_limit, config.seed)
     dev = _subset(_load(config, data.dev), data.dev_limit, config.seed)
     test = _subset(_load(config, data.test), data.test_limit, config.seed) if data.test else None
     pool = subset(read_texts(data.pool), data.pool_limit, config.seed) if data.pool else []
-    return RunData(seeds=seeds, dev=dev, test=test, train=train, pool=pool)
+    gold = read_gold(data.pool, set(pool), config.labels) if data.pool else {}
+    return RunData(seeds=seeds, dev=dev, test=test, train=train, pool=pool, pool_gold=gold)
 
 
 def _load(config: RunConfig, path: Path) -> Samples:
@@ -117,6 +125,22 @@ def read_texts(path: Path) -> list[str]:
     if not texts:
         raise EvokdError(f"pool file {path} has no texts", "point data.pool at a file with texts")
     return texts
+
+
+def read_gold(path: Path, texts: set[str], labels: Sequence[str] = ()) -> dict[str, Any]:
+    """Gold `label` (or `tags`) of the rows of `path` whose text is in `texts`, where present
+    (an integer label is an index into `labels`, as the sample loaders read it)."""
+    gold: dict[str, Any] = {}
+    for _, row in _rows(path):
+        text = row.get("text")
+        if text is None and isinstance(row.get("tokens"), list):
+            text = " ".join(str(t) for t in row["tokens"])
+        value = row.get("label", row.get("tags"))
+        if isinstance(value, int) and 0 <= value < len(labels):
+            value = labels[value]
+        if text in texts and value is not None:
+            gold[str(text)] = value
+    return gold
 
 
 def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:

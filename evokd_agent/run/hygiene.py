@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from evokd_agent.run.dedup import LeakGuard, NearDuplicateIndex, normalize_text
 from evokd_agent.run.rejections import (
+    DUPLICATE,
     EMPTY_TEXT,
     ENTITY_NOT_IN_SENTENCE,
     ENTITY_TYPE_NOT_IN_SET,
@@ -198,6 +199,13 @@ def _occurrences(words: Sequence[str], parts: Sequence[str]) -> list[int]:
     return []
 
 
+def _exact_repeat(index: NearDuplicateIndex, text: str) -> Rejection | None:
+    match = index.find(text)
+    if match is None or not match.exact:
+        return None
+    return Rejection(DUPLICATE, f"same text as {match.text[:60]!r}")
+
+
 class Hygiene:
     """All filters of one run, with the leak guard, the dedup index and the rejection counts.
 
@@ -257,13 +265,23 @@ class Hygiene:
     # Step-by-step interface for methods that check a text before labelling it and accept it
     # after: each returns a reason string (None when fine), counts it, and keeps the details in
     # `last_rejection`.
-    def check_text(self, text: str, extra: Iterable[str] = ()) -> str | None:
-        """Why `text` may not be used (empty, leaks eval, repeats training or `extra` texts)."""
-        rejection = _check_text(text) or self._check_new(text)
+    def check_text(
+        self, text: str, extra: Iterable[str] = (), *, near_duplicates: bool = True
+    ) -> str | None:
+        """Why `text` may not be used (empty, leaks eval, repeats training or `extra` texts).
+
+        `near_duplicates=False` refuses only exact repeats (after normalising) of training and
+        `extra` texts: for rule-based edits (EDA), which are near-duplicates of a seed by design.
+        The leak guard applies either way.
+        """
+        rejection = _check_text(text) or self.leak_guard.check(text)
         if rejection is None:
             pending = NearDuplicateIndex(self.index.threshold, self.index.n)
             pending.add_all(extra)
-            rejection = pending.check(text)
+            for index in (self.index, pending):
+                rejection = rejection or (
+                    index.check(text) if near_duplicates else _exact_repeat(index, text)
+                )
         return self._reason(rejection)
 
     def check_label(self, label: str) -> str | None:

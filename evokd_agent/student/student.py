@@ -35,7 +35,13 @@ from evokd_agent.student.ner import (
     normalize_tag_set,
     repair_bio,
 )
-from evokd_agent.student.train import Collator, Features, run_training, seed_everything
+from evokd_agent.student.train import (
+    Collator,
+    Features,
+    StepWeights,
+    run_training,
+    seed_everything,
+)
 
 SampleT = TypeVar("SampleT", TextSample, NerSample)
 InputT = TypeVar("InputT")
@@ -144,11 +150,13 @@ class Student(ABC, Generic[SampleT, InputT, PredT]):
         weights: Sequence[float] | None = None,
         dev: Sequence[SampleT] | None = None,
         config: TrainConfig | None = None,
+        step_weights: StepWeights | None = None,
     ) -> TrainResult:
         """Fine-tune on `samples` (continuing from the current weights).
 
         `weights` multiply each sample's loss (0 ignores a sample); `dev` enables early stopping
-        on its main score (macro-F1 or entity F1).
+        on its main score (macro-F1 or entity F1); `step_weights` re-weights every batch from
+        the student's logits at that step (LLKD's selection; see train.StepWeights).
         """
         config = config or TrainConfig()
         if not samples:
@@ -162,8 +170,9 @@ class Student(ABC, Generic[SampleT, InputT, PredT]):
         if any(not math.isfinite(w) or w < 0 for w in weights):
             raise EvokdError("sample weights must be finite and >= 0", "fix the weights")
         features = self._encode(samples)
-        for f, w in zip(features, weights, strict=True):
+        for i, (f, w) in enumerate(zip(features, weights, strict=True)):
             f["weight"] = float(w)
+            f["index"] = i
         dev_samples = list(dev or [])
         if dev_samples:
             self._encode(dev_samples)  # fail on a bad dev label now, not after an epoch
@@ -178,6 +187,7 @@ class Student(ABC, Generic[SampleT, InputT, PredT]):
             config,
             Collator(self.tokenizer.pad_token_id or 0),
             score if dev_samples else None,
+            step_weights,
         )
         return result
 

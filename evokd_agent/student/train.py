@@ -22,7 +22,12 @@ from evokd_agent.student.config import TrainConfig, TrainResult
 from evokd_agent.student.ner import IGNORE_INDEX
 
 Features = dict[str, Any]
-"""One encoded sample: input_ids, attention_mask (and token_type_ids), labels, weight."""
+"""One encoded sample: input_ids, attention_mask (and token_type_ids), labels, weight, index."""
+
+StepWeights = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
+"""Per-step sample weighting, called as `(logits, labels, weights, index) -> weights` with the
+step's detached logits and the samples' positions in the training list (LLKD selects and
+weights pseudo-labelled samples this way, from the student's state at that very step)."""
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,8 @@ class Collator:
                 batch["labels"] = torch.tensor([f["labels"] for f in features])
         if "weight" in features[0]:
             batch["weights"] = torch.tensor([f["weight"] for f in features], dtype=torch.float32)
+        if "index" in features[0]:
+            batch["index"] = torch.tensor([f["index"] for f in features])
         return batch
 
 
@@ -89,8 +96,11 @@ def run_training(
     config: TrainConfig,
     collator: Collator,
     evaluate: Callable[[Any], float] | None = None,
+    step_weights: StepWeights | None = None,
 ) -> tuple[Any, TrainResult]:
     """Train `model` on `features`; return the trained (unwrapped) model and what happened.
+
+    `step_weights`, if given, replaces each batch's weights before the loss (see StepWeights).
 
     `evaluate(model)` scores the dev set (higher is better); with it, training stops after
     `config.patience` evaluations without improvement and, with `restore_best`, ends on the best
@@ -139,7 +149,10 @@ def run_training(
         for batch in loader:
             labels = batch.pop("labels")
             weights = batch.pop("weights")
+            index = batch.pop("index", None)
             logits = model(**{k: v for k, v in batch.items() if k in _MODEL_KEYS}).logits
+            if step_weights is not None and index is not None:
+                weights = step_weights(logits.detach(), labels, weights, index).to(weights)
             loss = weighted_loss(logits, labels, weights)
             accelerator.backward(loss)
             if config.max_grad_norm > 0:

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from evokd_agent.errors import EvokdError
+from evokd_agent.teacher.simulated_config import SIMULATED, SimulatedTeacherConfig
 
 EMBEDDED = "embedded"
 """`base_url` value that asks the framework to start the embedded llama.cpp teacher."""
@@ -23,7 +24,8 @@ class TeacherConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     base_url: str = EMBEDDED
-    """OpenAI-compatible root URL (usually ending in /v1), or "embedded" for the offline teacher."""
+    """OpenAI-compatible root URL (usually ending in /v1), "embedded" for the offline teacher, or
+    "simulated" for the corpus-backed SIMULATED teacher (not an LLM; see `simulated`)."""
     model: str = "smollm2-135m-instruct"
     """Model name sent with every request."""
     api_key_env: str = "OPENAI_API_KEY"
@@ -65,15 +67,22 @@ class TeacherConfig(BaseModel):
     """Use the lean HTTP/1.1 keep-alive transport (off, or behind a proxy: the SDK's default)."""
     log_content: bool = False
     """Also log prompts and completions (off: logs carry only counts, latencies and statuses)."""
+    simulated: SimulatedTeacherConfig | None = None
+    """Settings of the simulated teacher; required with, and only with, base_url "simulated"."""
 
     @model_validator(mode="after")
     def _check_url(self) -> TeacherConfig:
-        if self.base_url != EMBEDDED:
+        if (self.base_url == SIMULATED) != (self.simulated is not None):
+            raise ValueError(
+                'teacher.base_url "simulated" and a teacher.simulated block (corpus, noise, ...) '
+                "go together: set both or neither"
+            )
+        if self.base_url not in (EMBEDDED, SIMULATED):
             parsed = urlparse(self.base_url)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
                 raise ValueError(
                     f"teacher.base_url {self.base_url!r} is not an http(s) URL "
-                    '(e.g. "http://127.0.0.1:8000/v1") nor "embedded"'
+                    '(e.g. "http://127.0.0.1:8000/v1") nor "embedded" nor "simulated"'
                 )
         return self
 
@@ -81,6 +90,11 @@ class TeacherConfig(BaseModel):
     def is_embedded(self) -> bool:
         """True when the framework must start the embedded teacher and substitute its URL."""
         return self.base_url == EMBEDDED
+
+    @property
+    def is_simulated(self) -> bool:
+        """True when the framework must start the simulated teacher and substitute its URL."""
+        return self.base_url == SIMULATED
 
     def resolve_api_key(self) -> str:
         """The key to send: `api_key`, else the env variable, else a keyless placeholder."""
@@ -99,5 +113,10 @@ class TeacherConfig(BaseModel):
                 'teacher.base_url is "embedded" but no embedded teacher was started',
                 "start it with evokd_agent.teacher.embedded and pass its base_url "
                 "(config.model_copy(update={'base_url': url}))",
+            )
+        if self.is_simulated:
+            raise EvokdError(
+                'teacher.base_url is "simulated" but no simulated teacher was started',
+                "start evokd_agent.teacher.simulated.SimulatedTeacher and pass its base_url",
             )
         return self.base_url

@@ -59,9 +59,21 @@ async def test_two_rounds_with_prelude_then_finish() -> None:
     assert actions[-1].is_stop
 
 
-async def test_budget_exhausted_result_skips_to_finish() -> None:
+async def test_budget_exhausted_trains_on_what_was_paid_for_then_finishes() -> None:
     policy = ScriptedPolicy(ScriptedConfig(max_rounds=5))
     actions = await drive(policy, values={3: {"budget_exhausted": True, "left": 0}})
+    assert [a.tool for a in actions] == [*EVOKD_ROUND[:4], "train_student", "finish", None]
+
+
+async def test_exhausted_by_the_closing_step_itself_finishes() -> None:
+    policy = ScriptedPolicy(ScriptedConfig(max_rounds=5))
+    actions = await drive(policy, values={5: {"budget_exhausted": True}})
+    assert [a.tool for a in actions] == [*EVOKD_ROUND, "finish", None]
+
+
+async def test_no_closing_step_skips_straight_to_finish() -> None:
+    policy = ScriptedPolicy(ScriptedConfig(max_rounds=5, closing_step=None))
+    actions = await drive(policy, values={3: {"budget_exhausted": True}})
     assert [a.tool for a in actions] == [*EVOKD_ROUND[:4], "finish", None]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from evokd_agent.methods.confidence import from_logprobs, from_votes
+from evokd_agent.run.hygiene import Hygiene
 
 LABELS = ("negative", "positive")
 
@@ -98,7 +99,7 @@ async def test_score_confidence_tool_keeps_confident_pool_labels_and_falls_back(
                 test=[],
                 generator=generator,
                 prompts=PromptSet.load("classification"),
-                hygiene=None,
+                hygiene=Hygiene(LABELS),
                 record_sample=rows.append,
                 end_round=lambda row: None,
                 save_final=lambda: "",
@@ -121,3 +122,46 @@ async def test_score_confidence_tool_keeps_confident_pool_labels_and_falls_back(
     low = [r for r in rows if not r["accepted"]]
     assert low[0]["text"] == "a great film" and low[0]["reason"] == "low_confidence"
     assert low[0]["teacher_confidence"] == pytest.approx(0.55)
+
+
+NER_TYPES = ("person", "location", "product")
+
+
+def test_ner_confidence_per_entity_and_sentence_from_logprobs() -> None:
+    from evokd_agent.methods.confidence import ner_from_logprobs
+
+    tokens = ['{"entities": [{"text": "Paris", "type": "', "loc", 'ation"}, ']
+    tokens += ['{"text": "Bob", "type": "', "person", '"}]}']
+    lp = logprobs(
+        tokens,
+        {
+            1: {"loc": math.log(0.6), "per": math.log(0.2), "product": math.log(0.1)},
+            4: {"person": math.log(0.9), " Person": math.log(0.05), "x": math.log(0.05)},
+        },
+    )
+    score = ner_from_logprobs(lp, NER_TYPES, [("Paris", "location"), ("Bob", "person")])
+    assert score is not None and score.method == "logprobs"
+    paris, bob = score.entities
+    assert paris.confidence == pytest.approx(0.6 / 0.9)
+    assert bob.confidence == pytest.approx(1.0)  # "person" and " Person" are the same label
+    assert score.confidence == pytest.approx(0.6 / 0.9)  # the least sure entity
+
+
+def test_ner_confidence_of_an_empty_reply_and_a_mismatch() -> None:
+    from evokd_agent.methods.confidence import ner_from_logprobs
+
+    lp = logprobs(['{"entities": [', "]}"], {1: {"]}": math.log(0.7), "{": math.log(0.3)}})
+    score = ner_from_logprobs(lp, NER_TYPES, [])
+    assert score is not None and score.confidence == pytest.approx(0.7)
+    assert ner_from_logprobs(lp, NER_TYPES, [("Bob", "person")]) is None  # no type token
+
+
+def test_ner_confidence_from_votes() -> None:
+    from evokd_agent.methods.confidence import ner_from_votes
+
+    a, b = ("Paris", "location"), ("Bob", "person")
+    score = ner_from_votes([[a, b], [a, b], [a], None, [b, a]])
+    assert score.method == "self_consistency"
+    assert score.confidence == pytest.approx(3 / 5)
+    assert {e.text: e.confidence for e in score.entities} == {"Paris": 4 / 5, "Bob": 3 / 5}
+    assert ner_from_votes([None, None]).confidence == 0.0

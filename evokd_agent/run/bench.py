@@ -1,0 +1,300 @@
+"""`evokd bench`: methods x data sets x seeds x budgets on one teacher, then a table and plots.
+
+Each cell is an ordinary `evokd run` of a base config (one per data set) with `method`,
+`budget_tokens`, `seed` and `data.seeds_seed` overridden (so each seed also draws its own seed
+examples), run in OUT/runs/<dataset>/<method>/b<budget>/s<seed>/ (the run directory sits
+inside, named as `evokd run` names it). Cells run one after another. Re-invoking the same
+command continues a benchmark: a cell whose run finished (final.json) is reused and an
+interrupted one is resumed. Methods that spend no teacher tokens (seeds_only, full_shot, eda)
+do not depend on the budget: they run once per seed, under b0. A method the config cannot run
+(llkd without data.pool, full_shot without data.train) is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+from urllib.parse import urlparse
+
+import yaml
+from pydantic import ValidationError
+
+from evokd_agent.errors import EvokdError
+from evokd_agent.run.config import BASE_DIR_KEY, Method, RunConfig, load_run_config
+from evokd_agent.run.durable import read_json, write_json_atomic, write_text_atomic
+from evokd_agent.teacher.config import EMBEDDED, TeacherConfig
+
+ALL_METHODS: tuple[str, ...] = get_args(Method)
+DEFAULT_METHODS = ("evokd", "evokd_init", "llkd", "zerogen", "auggpt", "eda", "seeds_only")
+ZERO_TOKEN_METHODS = ("seeds_only", "full_shot", "eda")
+"""Methods that never call the teacher: one run per seed serves every budget."""
+SIMULATED = "simulated"
+CELL_CONFIG = "cell.yaml"
+CELL_RECORD = "bench.json"
+
+Status = Literal["done", "reused", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    """What to benchmark and where."""
+
+    configs: tuple[Path, ...]
+    """Base run configs, one per data set (their `name` names the data set)."""
+    methods: tuple[str, ...]
+    """Methods to compare."""
+    seeds: tuple[int, ...]
+    """Seeds: each sets the run's `seed` and `data.seeds_seed`."""
+    budgets: tuple[int, ...] | None
+    """Token budgets; None: each config's own `budget_tokens`."""
+    out: Path
+    """Output folder: runs/, table.md, table.csv, runs.csv, f1_vs_tokens_<dataset>.png."""
+    teacher: str | None = None
+    """Teacher override: "embedded", "simulated" or an http(s) URL; None keeps each config's."""
+    teacher_model: str | None = None
+    """Model name sent to an overriding URL teacher; None keeps the config's."""
+    max_rounds: int | None = None
+    """Override of every run's `max_rounds`; None keeps the config's."""
+    progress: bool | None = None
+    """Progress bars of the runs (False: none; None: when stderr is a terminal)."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of the benchmark."""
+
+    dataset: str
+    """Data set name (the base config's `name`)."""
+    method: str
+    """Method run."""
+    budget: int
+    """Token budget; 0 for methods that spend no tokens."""
+    seed: int
+    """Run seed (also the seed draw's)."""
+    directory: Path
+    """OUT/runs/<dataset>/<method>/b<budget>/s<seed>."""
+    record: dict[str, Any] | None
+    """The cell's resolved config as plain data; None when skipped."""
+    skip: str | None = None
+    """Why the cell cannot run with this config, or None."""
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """What became of one cell."""
+
+    cell: Cell
+    status: Status
+    """done (ran now), reused (finished before), skipped, failed."""
+    run_dir: Path | None = None
+    """The finished run directory."""
+    message: str = ""
+    """Skip or failure reason."""
+
+
+def parse_ints(text: str, what: str, *, minimum: int | None = None) -> tuple[int, ...]:
+    """Comma-separated integers ("1,2,3"); an `EvokdError` naming `what` otherwise."""
+    values: list[int] = []
+    for part in (p.strip().replace("_", "") for p in text.split(",")):
+        try:
+            value = int(part)
+        except ValueError:
+            raise EvokdError(
+                f"--{what} {text!r}: {part!r} is not an integer", f"pass e.g. --{what} 1,2,3"
+            ) from None
+        if minimum is not None and value < minimum:
+            raise EvokdError(f"--{what}: {value} is below {minimum}", f"pass values >= {minimum}")
+        if value not in values:
+            values.append(value)
+    return tuple(values)
+
+
+def parse_methods(text: str) -> tuple[str, ...]:
+    """Comma-separated method names, each one `evokd run` supports."""
+    from evokd_agent.methods.runner import SUPPORTED_METHODS
+
+    methods: list[str] = []
+    for name in (p.strip() for p in text.split(",") if p.strip()):
+        if name not in SUPPORTED_METHODS:
+            raise EvokdError(
+                f"--methods: unknown or unsupported method {name!r}",
+                f"use some of: {', '.join(SUPPORTED_METHODS)}",
+            )
+        if name not in methods:
+            methods.append(name)
+    if not methods:
+        raise EvokdError("--methods is empty", f"use some of: {', '.join(SUPPORTED_METHODS)}")
+    return tuple(methods)
+
+
+# TODO(wire): once TeacherConfig knows the simulated teacher (base_url "simulated" plus a
+# `simulated` sub-config), check that "simulated" below builds the config it expects.
+def teacher_override(
+    teacher: dict[str, Any], spec: str, model: str | None = None
+) -> dict[str, Any]:
+    """The config's teacher section (plain data) pointed at `spec`: embedded, simulated or URL."""
+    out = dict(teacher)
+    if spec in (EMBEDDED, SIMULATED):
+        out["base_url"] = spec
+        if spec == EMBEDDED:
+            out["model"] = TeacherConfig.model_fields["model"].default
+    else:
+        parsed = urlparse(spec)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise EvokdError(
+                f"--teacher {spec!r} is not embedded, simulated nor an http(s) URL",
+                "pass --teacher embedded, --teacher simulated or --teacher http://HOST:PORT/v1",
+            )
+        out["base_url"] = spec
+    if model is not None:
+        out["model"] = model
+    try:
+        TeacherConfig.model_validate(out)
+    except ValidationError as err:
+        if spec == SIMULATED:
+            raise EvokdError(
+                "this evokd-agent has no simulated teacher (teacher.base_url: simulated)",
+                "use --teacher embedded or a URL, or install a version with the simulated one",
+            ) from None
+        raise EvokdError(f"--teacher {spec!r}: {_first_error(err)}", "fix --teacher") from None
+    return out
+
+
+def _first_error(err: ValidationError) -> str:
+    return str(err.errors()[0]["msg"]).removeprefix("Value error, ")
+
+
+def plan_cells(spec: BenchSpec) -> list[Cell]:
+    """Every cell of the benchmark, in run order: data set, seed, method, budget."""
+    bases: dict[str, RunConfig] = {}
+    for path in spec.configs:
+        config = load_run_config(path)
+        if config.name in bases:
+            raise EvokdError(
+                f"two bench configs are named {config.name!r}",
+                "give each data set's config its own `name`",
+            )
+        if config.teacher.api_key is not None:
+            raise EvokdError(
+                f"{path}: teacher.api_key is set; bench writes each run's config to disk",
+                "put the key in an environment variable named by teacher.api_key_env",
+            )
+        bases[config.name] = config
+    cells: list[Cell] = []
+    for dataset, base in bases.items():
+        for seed in spec.seeds:
+            for method in spec.methods:
+                budgets = spec.budgets or (base.budget_tokens,)
+                for budget in (0,) if method in ZERO_TOKEN_METHODS else budgets:
+                    cells.append(_cell(spec, base, dataset, method, budget, seed))
+    return cells
+
+
+def _cell(
+    spec: BenchSpec, base: RunConfig, dataset: str, method: str, budget: int, seed: int
+) -> Cell:
+    directory = (spec.out / "runs" / dataset / method / f"b{budget}" / f"s{seed}").resolve()
+    record = base.to_record()
+    record |= {
+        "name": f"{method}-b{budget}-s{seed}",
+        "method": method,
+        # A zero-token method still needs a valid budget; it never spends it.
+        "budget_tokens": budget or base.budget_tokens,
+        "seed": seed,
+        "run_root": str(directory),
+        "data": {**record["data"], "seeds_seed": seed},
+    }
+    if spec.max_rounds is not None:
+        record["max_rounds"] = spec.max_rounds
+    if spec.teacher is not None or spec.teacher_model is not None:
+        where = spec.teacher or str(record["teacher"]["base_url"])
+        record["teacher"] = teacher_override(record["teacher"], where, spec.teacher_model)
+    try:
+        RunConfig.model_validate(record, context={BASE_DIR_KEY: directory})
+    except ValidationError as err:
+        return Cell(dataset, method, budget, seed, directory, None, _first_error(err))
+    return Cell(dataset, method, budget, seed, directory, record)
+
+
+def run_dirs(directory: Path) -> list[Path]:
+    """Run directories inside a cell folder, oldest first."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if (p / "run.json").is_file())
+
+
+def finished_run(directory: Path) -> Path | None:
+    """The newest finished run (with final.json) of a cell, or None."""
+    done = [p for p in run_dirs(directory) if (p / "final.json").is_file()]
+    return done[-1] if done else None
+
+
+async def run_cell(cell: Cell, progress: bool | None = None) -> CellResult:
+    """Run (or reuse, or resume) one cell; an `EvokdError` fails only this cell."""
+    from evokd_agent.methods.runner import run_distillation
+
+    if cell.skip is not None or cell.record is None:
+        return CellResult(cell, "skipped", message=cell.skip or "")
+    done = finished_run(cell.directory)
+    if done is not None:
+        return CellResult(cell, "reused", done)
+    cell.directory.mkdir(parents=True, exist_ok=True)
+    config_path = cell.directory / CELL_CONFIG
+    write_text_atomic(config_path, yaml.safe_dump(cell.record, sort_keys=False))
+    unfinished = run_dirs(cell.directory)
+    started = time.perf_counter()
+    try:
+        if unfinished:
+            outcome = await run_distillation(resume=unfinished[-1], progress=progress)
+        else:
+            outcome = await run_distillation(config_path, progress=progress)
+    except EvokdError as err:
+        return CellResult(cell, "failed", message=str(err))
+    wall = round(time.perf_counter() - started, 2)
+    write_json_atomic(
+        cell.directory / CELL_RECORD, {"run_dir": outcome.run_dir.name, "wall_seconds": wall}
+    )
+    return CellResult(cell, "done", outcome.run_dir)
+
+
+def cell_wall_seconds(directory: Path, run_dir: Path) -> float | None:
+    """Wall time the bench measured for the cell's run, when it ran it."""
+    record = read_json(directory / CELL_RECORD)
+    if isinstance(record, dict) and record.get("run_dir") == run_dir.name:
+        return float(record["wall_seconds"])
+    return None
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def run_bench(spec: BenchSpec) -> list[CellResult]:
+    """Run every cell in turn, then write the table, the CSVs and the plots into `spec.out`."""
+    from evokd_agent.run.bench_report import write_bench_report
+
+    cells = plan_cells(spec)
+    spec.out.mkdir(parents=True, exist_ok=True)
+    results: list[CellResult] = []
+    for n, cell in enumerate(cells, start=1):
+        name = f"[{n}/{len(cells)}] {cell.dataset} {cell.method} b{cell.budget} s{cell.seed}"
+        result = await run_cell(cell, spec.progress)
+        if result.status == "reused":
+            say(f"{name}: finished before, reused {result.run_dir}")
+        elif result.status in ("skipped", "failed"):
+            say(f"{name}: {result.status}: {result.message}")
+        else:
+            say(f"{name}: done in {result.run_dir}")
+        results.append(result)
+    write_bench_report(spec.out, results, seeds=spec.seeds)
+    return results
+
+
+def summary_line(results: Sequence[CellResult]) -> str:
+    """How many cells ran, were reused, skipped or failed."""
+    counts = {s: sum(r.status == s for r in results) for s in get_args(Status)}
+    return ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no cells"

@@ -1,0 +1,291 @@
+"""The benchmark's table, CSVs and plots, computed from the finished runs' records alone.
+
+Scores are those of each run's final student on the test split (final.json); a group of runs
+(data set, method, budget) reports their mean and sample standard deviation (n - 1; 0 for a
+single run). The plots show, per data set, one curve per method: the mean F1 of each round
+against the mean tokens spent by then (test F1 when every round was scored on test, else dev).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evokd_agent.run.bench import ZERO_TOKEN_METHODS, CellResult, cell_wall_seconds
+from evokd_agent.run.durable import write_text_atomic
+from evokd_agent.run.records import RoundMetrics
+from evokd_agent.run.report import Bullets, Heading, Image, Paragraph, Table, render_markdown
+from evokd_agent.run.store import RunStore
+
+TABLE_MD = "table.md"
+TABLE_CSV = "table.csv"
+RUNS_CSV = "runs.csv"
+SIMULATED_NOTE = "SIMULATED teacher, not an LLM"
+SCORES = ("accuracy", "macro_f1", "entity_f1")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One finished run, as the benchmark reports it."""
+
+    dataset: str
+    method: str
+    budget: int
+    """The cell's budget (0: a method that spends no tokens)."""
+    seed: int
+    task: str
+    teacher: str
+    """Who the teacher was, in words (see `describe_teacher`)."""
+    scores: Mapping[str, float]
+    """Final test scores: accuracy and macro_f1 (classification) or entity_f1 (NER)."""
+    tokens_spent: int
+    wall_seconds: float | None
+    rounds: Sequence[RoundMetrics]
+    run_dir: Path
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and sample standard deviation of some runs' values."""
+
+    mean: float
+    std: float
+    n: int
+
+    def show(self) -> str:
+        return f"{self.mean:.4f} ± {self.std:.4f}"
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One line of the table: the runs of one data set, method and budget."""
+
+    dataset: str
+    task: str
+    method: str
+    budget: int
+    n: int
+    """Runs (seeds) aggregated."""
+    scores: Mapping[str, Stat]
+    """Test scores present in every run, by name."""
+    tokens: float
+    wall: float | None
+
+
+def describe_teacher(teacher: Mapping[str, Any]) -> str:
+    """The teacher of a run config, in words; a simulated one is named as such."""
+    url = str(teacher.get("base_url", "?"))
+    if url == "simulated":
+        settings = teacher.get("simulated")
+        return SIMULATED_NOTE + (f" ({settings})" if settings else "")
+    if url == "embedded":
+        return "embedded llama.cpp teacher (SmolLM2-135M-Instruct, offline)"
+    return f"{teacher.get('model', '?')} at {url}"
+
+
+def mean_std(values: Iterable[float]) -> Stat | None:
+    """Mean and sample standard deviation (0 for one value); None for no values."""
+    xs = list(values)
+    if not xs:
+        return None
+    return Stat(statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0, len(xs))
+
+
+def load_result(result: CellResult) -> RunResult | None:
+    """The finished run of a cell, or None when it did not finish."""
+    if result.run_dir is None or not (result.run_dir / "final.json").is_file():
+        return None
+    store = RunStore.open(result.run_dir, resume=False)
+    final = store.read_json("final.json") or {}
+    test = final.get("test") if isinstance(final.get("test"), Mapping) else {}
+    task = str(store.config_record.get("task", "?"))
+    scores: dict[str, float] = {}
+    if test and task == "classification":
+        scores = {"accuracy": float(test["accuracy"]), "macro_f1": float(test["macro_f1"])}
+    elif test:
+        scores = {"entity_f1": float(test["f1"])}
+    cell = result.cell
+    rounds = store.read_metrics()
+    return RunResult(
+        dataset=cell.dataset,
+        method=cell.method,
+        budget=cell.budget,
+        seed=cell.seed,
+        task=task,
+        teacher=describe_teacher(store.config_record.get("teacher") or {}),
+        scores=scores,
+        tokens_spent=int(final.get("tokens_spent") or 0),
+        wall_seconds=cell_wall_seconds(cell.directory, result.run_dir) or _recorded_wall(rounds),
+        rounds=rounds,
+        run_dir=result.run_dir,
+    )
+
+
+def _recorded_wall(rounds: Sequence[RoundMetrics]) -> float | None:
+    # A run the bench did not time itself: its rounds' training and evaluation time.
+    return sum(m.wall_seconds for m in rounds) if rounds else None
+
+
+def aggregate(runs: Sequence[RunResult]) -> list[GroupRow]:
+    """One row per (data set, method, budget), in the order the runs come."""
+    groups: dict[tuple[str, str, int], list[RunResult]] = {}
+    for run in runs:
+        groups.setdefault((run.dataset, run.method, run.budget), []).append(run)
+    rows: list[GroupRow] = []
+    for (dataset, method, budget), members in groups.items():
+        scores: dict[str, Stat] = {}
+        for name in SCORES:
+            if all(name in m.scores for m in members):
+                stat = mean_std(m.scores[name] for m in members)
+                if stat is not None:
+                    scores[name] = stat
+        walls = [m.wall_seconds for m in members if m.wall_seconds is not None]
+        rows.append(
+            GroupRow(
+                dataset=dataset,
+                task=members[0].task,
+                method=method,
+                budget=budget,
+                n=len(members),
+                scores=scores,
+                tokens=statistics.fmean(m.tokens_spent for m in members),
+                wall=statistics.fmean(walls) if walls else None,
+            )
+        )
+    rows.sort(key=lambda r: (r.dataset, r.budget > 0, r.budget))  # stable: method order kept
+    return rows
+
+
+def _score(row: GroupRow, name: str) -> str:
+    stat = row.scores.get(name)
+    return stat.show() if stat is not None else "–"
+
+
+def _budget(budget: int) -> str:
+    return f"{budget:,}" if budget else "– (0 tokens)"
+
+
+def table_markdown(
+    rows: Sequence[GroupRow],
+    teachers: Sequence[str],
+    *,
+    seeds: Sequence[int],
+    problems: Sequence[str] = (),
+    plots: Sequence[str] = (),
+) -> str:
+    """The benchmark table as Markdown, with the teacher named above it."""
+    teacher = "; ".join(teachers) or "none called"
+    if any(SIMULATED_NOTE in t for t in teachers):
+        teacher = f"**{SIMULATED_NOTE}**. {teacher}"
+    blocks: list[Any] = [
+        Heading(1, "evokd bench"),
+        Paragraph(f"Teacher: {teacher}"),
+        Bullets(
+            [
+                f"Seeds: {', '.join(str(s) for s in seeds)} (each also draws its own seed "
+                "examples).",
+                "Scores: the final student on the test split, mean ± sample standard deviation "
+                "over seeds (accuracy and macro-F1 for classification, entity F1 for NER).",
+                "Budget '–': the method never calls the teacher; one run per seed serves every "
+                "budget.",
+                "Tokens: teacher tokens spent per run (mean). Wall: seconds per run (mean).",
+            ]
+        ),
+        Table(
+            [
+                "data set",
+                "method",
+                "budget",
+                "seeds",
+                "test accuracy",
+                "test macro-F1",
+                "test entity F1",
+                "tokens spent",
+                "wall s",
+            ],
+            [
+                [
+                    r.dataset,
+                    r.method,
+                    _budget(r.budget),
+                    str(r.n),
+                    *(_score(r, name) for name in SCORES),
+                    f"{r.tokens:,.0f}",
+                    "–" if r.wall is None else f"{r.wall:.1f}",
+                ]
+                for r in rows
+            ],
+        ),
+    ]
+    if problems:
+        blocks += [Heading(2, "Cells not in the table"), Bullets(list(problems))]
+    blocks += [Image(f"F1 against teacher tokens: {Path(p).stem}", p) for p in plots]
+    return render_markdown(blocks)
+
+
+def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def table_csv(rows: Sequence[GroupRow], teacher: str) -> str:
+    """The table as CSV: one mean and one std column per score."""
+    score_cols = [f"test_{name}_{part}" for name in SCORES for part in ("mean", "std")]
+    header = ["dataset", "task", "method", "budget", "n_seeds", *score_cols]
+    header += ["tokens_spent_mean", "wall_seconds_mean", "teacher"]
+    out = []
+    for r in rows:
+        values: list[Any] = [r.dataset, r.task, r.method, r.budget, r.n]
+        for name in SCORES:
+            stat = r.scores.get(name)
+            values += [stat.mean, stat.std] if stat is not None else ["", ""]
+        out.append([*values, r.tokens, "" if r.wall is None else r.wall, teacher])
+    return _csv(header, out)
+
+
+def runs_csv(runs: Sequence[RunResult]) -> str:
+    """Every run's own figures, for any other aggregation."""
+    header = ["dataset", "task", "method", "budget", "seed", *(f"test_{s}" for s in SCORES)]
+    header += ["tokens_spent", "wall_seconds", "rounds", "run_dir"]
+    return _csv(
+        header,
+        (
+            [r.dataset, r.task, r.method, r.budget, r.seed]
+            + [r.scores.get(s, "") for s in SCORES]
+            + [r.tokens_spent, r.wall_seconds or "", len(r.rounds), str(r.run_dir)]
+            for r in runs
+        ),
+    )
+
+
+def write_bench_report(out: Path, results: Sequence[CellResult], *, seeds: Sequence[int]) -> str:
+    """Write table.md, table.csv, runs.csv and one plot per data set; returns the Markdown."""
+    from evokd_agent.run.bench_plot import plot_bench
+
+    runs = [r for r in (load_result(c) for c in results) if r is not None]
+    problems = [
+        f"{c.cell.dataset} {c.cell.method} b{c.cell.budget} s{c.cell.seed}: {c.status}"
+        + (f" ({c.message})" if c.message else "")
+        for c in results
+        if c.status in ("skipped", "failed")
+    ]
+    teachers = sorted({r.teacher for r in runs if r.method not in ZERO_TOKEN_METHODS})
+    plots: list[str] = []
+    for dataset in dict.fromkeys(r.dataset for r in runs):
+        path = out / f"f1_vs_tokens_{dataset}.png"
+        plot_bench(dataset, [r for r in runs if r.dataset == dataset], path)
+        plots.append(path.name)
+    rows = aggregate(runs)
+    markdown = table_markdown(rows, teachers, seeds=seeds, problems=problems, plots=plots)
+    write_text_atomic(out / TABLE_MD, markdown)
+    write_text_atomic(out / TABLE_CSV, table_csv(rows, "; ".join(teachers)))
+    write_text_atomic(out / RUNS_CSV, runs_csv(runs))
+    return markdown

@@ -1,0 +1,79 @@
+"""Tool: rule-based word edits of the seed examples (the EDA baseline; no teacher, 0 tokens)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from evokd_agent.agent import tool
+from evokd_agent.methods.context import DistillContext, Sample, sample_text
+from evokd_agent.methods.eda import DEFAULT_ALPHA, augment
+from evokd_agent.student.data import TextSample
+
+
+@tool
+async def eda_augment(
+    ctx: DistillContext,
+    per_seed: Annotated[int, Field(ge=1, le=64)] = 4,
+    alpha: Annotated[float, Field(ge=0.05, le=0.5)] = DEFAULT_ALPHA,
+) -> dict[str, Any]:
+    """Make new training samples from the seed examples by simple word edits, without the teacher.
+
+    Each new sample is a seed example with a few of its own words swapped, deleted, or repeated
+    at another place; it keeps the seed's label (for NER, entity words are never touched).
+    Costs no teacher tokens. The new samples become the newest batch and join the training set;
+    call `train_student` next.
+
+    Args:
+        per_seed: New samples to make from each seed example.
+        alpha: Share of a sentence's words one edit changes (0.1 = one word in ten, at least one).
+    """
+    state = ctx.state
+    rnd = state.round + 1
+    # Seeded from the run seed and the round: a resumed run replays the same edits.
+    rng = random.Random(f"eda:{ctx.seed}:{rnd}")
+    accepted: list[Sample] = []
+    rejected: Counter[str] = Counter()
+    made = 0
+    for seed in ctx.seeds:
+        for edit in augment(seed, per_seed, rng, alpha=alpha):
+            made += 1
+            text = sample_text(edit.sample)
+            row: dict[str, Any] = {
+                "round": rnd,
+                "kind": "eda",
+                "prompt_id": f"eda/{edit.operation}",
+                "stage": "augmented",
+                "text": text,
+                "source_text": sample_text(seed),
+                "operation": edit.operation,
+                "changes": edit.changes,
+                "teacher_confidence": None,
+            }
+            # Edits are near-duplicates of their seed by design: only exact repeats and
+            # evaluation texts (leak guard) are refused.
+            reason = ctx.hygiene.check_text(text, near_duplicates=False)
+            if reason is not None:
+                rejected[reason] += 1
+                ctx.record_sample({**row, "accepted": False, "reason": reason})
+                continue
+            if isinstance(edit.sample, TextSample):
+                row["label"] = edit.sample.label
+            else:
+                row |= {"tokens": list(edit.sample.tokens), "tags": list(edit.sample.tags)}
+            ctx.hygiene.accept(text)
+            ctx.record_sample({**row, "accepted": True, "reason": None})
+            accepted.append(edit.sample)
+    if accepted:
+        state.batch = accepted
+        state.synthetic.extend(accepted)
+    return {
+        "made": made,
+        "accepted": len(accepted),
+        "rejected": dict(rejected),
+        "train_size": len(ctx.train_set),
+        "tokens_spent": 0,
+    }
