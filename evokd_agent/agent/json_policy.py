@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,11 +11,10 @@ from evokd_agent.agent.chat import AssistantReply, ChatFn
 from evokd_agent.agent.history import Measure, message_chars
 from evokd_agent.agent.model_policy import ModelPolicy, ModelPolicyConfig
 from evokd_agent.agent.registry import ToolRegistry
+from evokd_agent.jsontext import first_json
 
 _NAME_KEYS = ("tool", "name", "action", "function")
 _ARGUMENT_KEYS = ("arguments", "args", "parameters", "params", "input")
-_FENCE = re.compile(r"```(?:json)?", re.IGNORECASE)
-_MAX_OBJECT_STARTS = 64
 
 
 @dataclass(frozen=True)
@@ -101,21 +99,8 @@ class JsonPolicy(ModelPolicy):
 
 def extract_json_object(text: str) -> dict[str, Any] | None:
     """The first JSON object in `text` (code fences and surrounding prose are skipped)."""
-    cleaned = _FENCE.sub("", text)
-    decoder = json.JSONDecoder()
-    start = cleaned.find("{")
-    tries = 0
-    while start != -1 and tries < _MAX_OBJECT_STARTS:
-        tries += 1
-        try:
-            value, _ = decoder.raw_decode(cleaned, start)
-        except json.JSONDecodeError:
-            start = cleaned.find("{", start + 1)
-            continue
-        if isinstance(value, dict):
-            return value
-        start = cleaned.find("{", start + 1)
-    return None
+    value = first_json(text, objects_only=True)
+    return value if isinstance(value, dict) else None
 
 
 def parse_action(text: str) -> tuple[str, str | dict[str, Any]] | str:

@@ -7,25 +7,16 @@ None (or an empty list) instead of raising, and the caller records the rejection
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-_DECODER = json.JSONDecoder()
+from evokd_agent.jsontext import first_json
 
 
 def extract_json(text: str | None) -> Any:
     """The first JSON object or array in `text`, or None."""
-    if not text:
-        return None
-    for match in re.finditer(r"[\[{]", text):
-        try:
-            value, _ = _DECODER.raw_decode(text, match.start())
-        except json.JSONDecodeError:
-            continue
-        return value
-    return None
+    return first_json(text)
 
 
 def _strings(value: Any) -> list[str]:

@@ -33,6 +33,8 @@ _TEXT_SCHEMA: dict[str, Any] = {
     "properties": {"text": {"type": "string", "minLength": 8, "maxLength": 200}},
     "required": ["text"],
 }
+# Sample indexes of one prompt per round (above the tools' per-prompt limit of 32).
+_ROUND_STRIDE = 1000
 _WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
 
 
@@ -254,8 +256,11 @@ async def write_variants(
 
     Each job holds the template values and `n`, the number of texts wanted (one request each,
     told apart in the cache by `sample_index`); its "label" becomes the candidate's hint.
+    The same prompts come back every round (ZeroGen, AugGPT): the round is part of the sample
+    index, so a later round draws new texts instead of reading round 1's back from the cache.
     """
-    plan = [(job, k) for job in jobs for k in range(int(job["n"]))]
+    first = ctx.state.round * _ROUND_STRIDE
+    plan = [(job, first + k) for job in jobs for k in range(int(job["n"]))]
     requests = [
         _request(
             ctx,

@@ -6,7 +6,9 @@ examples), run in OUT/runs/<dataset>/<method>/b<budget>/s<seed>/ (the run direct
 inside, named as `evokd run` names it). Cells run one after another. Re-invoking the same
 command continues a benchmark: a cell whose run finished (final.json) is reused and an
 interrupted one is resumed. Methods that spend no teacher tokens (seeds_only, full_shot, eda)
-do not depend on the budget: they run once per seed, under b0. A method the config cannot run
+do not depend on the budget nor the teacher: they run once per seed, under b0, with a
+placeholder teacher URL (`NO_TEACHER`) so that no embedded or simulated teacher is started for
+them. A method the config cannot run
 (llkd without data.pool, full_shot without data.train) is skipped with the reason.
 """
 
@@ -27,12 +29,14 @@ from evokd_agent.errors import EvokdError
 from evokd_agent.run.config import BASE_DIR_KEY, Method, RunConfig, load_run_config
 from evokd_agent.run.durable import read_json, write_json_atomic, write_text_atomic
 from evokd_agent.teacher.config import EMBEDDED, TeacherConfig
+from evokd_agent.teacher.simulated_config import SIMULATED, SIMULATED_MODEL
 
 ALL_METHODS: tuple[str, ...] = get_args(Method)
 DEFAULT_METHODS = ("evokd", "evokd_init", "llkd", "zerogen", "auggpt", "eda", "seeds_only")
 ZERO_TOKEN_METHODS = ("seeds_only", "full_shot", "eda")
 """Methods that never call the teacher: one run per seed serves every budget."""
-SIMULATED = "simulated"
+NO_TEACHER = {"base_url": "http://127.0.0.1:9/v1", "model": "no-teacher"}
+"""Teacher of the zero-token methods' runs: a discard-port URL, since no request is ever sent."""
 CELL_CONFIG = "cell.yaml"
 CELL_RECORD = "bench.json"
 
@@ -131,17 +135,29 @@ def parse_methods(text: str) -> tuple[str, ...]:
     return tuple(methods)
 
 
-# TODO(wire): once TeacherConfig knows the simulated teacher (base_url "simulated" plus a
-# `simulated` sub-config), check that "simulated" below builds the config it expects.
-def teacher_override(
-    teacher: dict[str, Any], spec: str, model: str | None = None
-) -> dict[str, Any]:
-    """The config's teacher section (plain data) pointed at `spec`: embedded, simulated or URL."""
-    out = dict(teacher)
-    if spec in (EMBEDDED, SIMULATED):
-        out["base_url"] = spec
-        if spec == EMBEDDED:
-            out["model"] = TeacherConfig.model_fields["model"].default
+def teacher_override(record: dict[str, Any], spec: str, model: str | None = None) -> dict[str, Any]:
+    """The teacher section of a run `record` (plain data) pointed at `spec`.
+
+    `spec` is "embedded", "simulated" or an http(s) URL. "simulated" keeps the config's own
+    `teacher.simulated` block when it has one; otherwise it serves the config's `data.train`
+    (never its dev or test texts) with the simulated teacher's default noise.
+    """
+    out = {k: v for k, v in record["teacher"].items() if k != "simulated"}
+    if spec == EMBEDDED:
+        out |= {"base_url": EMBEDDED, "model": TeacherConfig.model_fields["model"].default}
+    elif spec == SIMULATED:
+        block = record["teacher"].get("simulated")
+        if block is None:
+            data = record["data"]
+            if not data.get("train"):
+                raise EvokdError(
+                    "--teacher simulated serves a labelled train file, and this config has "
+                    "no data.train",
+                    "set data.train, or give the config its own teacher.simulated block",
+                )
+            exclude = [data[k] for k in ("dev", "test") if data.get(k)]
+            block = {"corpus": data["train"], "exclude": exclude}
+        out |= {"base_url": SIMULATED, "model": SIMULATED_MODEL, "simulated": block}
     else:
         parsed = urlparse(spec)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -155,11 +171,6 @@ def teacher_override(
     try:
         TeacherConfig.model_validate(out)
     except ValidationError as err:
-        if spec == SIMULATED:
-            raise EvokdError(
-                "this evokd-agent has no simulated teacher (teacher.base_url: simulated)",
-                "use --teacher embedded or a URL, or install a version with the simulated one",
-            ) from None
         raise EvokdError(f"--teacher {spec!r}: {_first_error(err)}", "fix --teacher") from None
     return out
 
@@ -210,9 +221,12 @@ def _cell(
     }
     if spec.max_rounds is not None:
         record["max_rounds"] = spec.max_rounds
-    if spec.teacher is not None or spec.teacher_model is not None:
+    if method in ZERO_TOKEN_METHODS:
+        # Never contacted: starting an embedded or simulated teacher would only cost time.
+        record["teacher"] = {**record["teacher"], **NO_TEACHER, "simulated": None}
+    elif spec.teacher is not None or spec.teacher_model is not None:
         where = spec.teacher or str(record["teacher"]["base_url"])
-        record["teacher"] = teacher_override(record["teacher"], where, spec.teacher_model)
+        record["teacher"] = teacher_override(record, where, spec.teacher_model)
     try:
         RunConfig.model_validate(record, context={BASE_DIR_KEY: directory})
     except ValidationError as err:

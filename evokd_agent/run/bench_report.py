@@ -21,6 +21,7 @@ from evokd_agent.run.durable import write_text_atomic
 from evokd_agent.run.records import RoundMetrics
 from evokd_agent.run.report import Bullets, Heading, Image, Paragraph, Table, render_markdown
 from evokd_agent.run.store import RunStore
+from evokd_agent.teacher.simulated_config import SimulatedTeacherConfig
 
 TABLE_MD = "table.md"
 TABLE_CSV = "table.csv"
@@ -81,8 +82,11 @@ def describe_teacher(teacher: Mapping[str, Any]) -> str:
     """The teacher of a run config, in words; a simulated one is named as such."""
     url = str(teacher.get("base_url", "?"))
     if url == "simulated":
-        settings = teacher.get("simulated")
-        return SIMULATED_NOTE + (f" ({settings})" if settings else "")
+        block = teacher.get("simulated")
+        block = block if isinstance(block, Mapping) else {}
+        corpus = Path(str(block.get("corpus", "?"))).name
+        noise = block.get("noise", SimulatedTeacherConfig.model_fields["noise"].default)
+        return f"{SIMULATED_NOTE} (serves labelled corpus {corpus}, label noise {noise})"
     if url == "embedded":
         return "embedded llama.cpp teacher (SmolLM2-135M-Instruct, offline)"
     return f"{teacher.get('model', '?')} at {url}"
@@ -132,7 +136,8 @@ def _recorded_wall(rounds: Sequence[RoundMetrics]) -> float | None:
 
 
 def aggregate(runs: Sequence[RunResult]) -> list[GroupRow]:
-    """One row per (data set, method, budget), in the order the runs come."""
+    """One row per (data set, method, budget), in the order the runs come (the bench runs
+    data sets, then seeds, then methods in the order asked, then budgets ascending)."""
     groups: dict[tuple[str, str, int], list[RunResult]] = {}
     for run in runs:
         groups.setdefault((run.dataset, run.method, run.budget), []).append(run)
@@ -157,7 +162,6 @@ def aggregate(runs: Sequence[RunResult]) -> list[GroupRow]:
                 wall=statistics.fmean(walls) if walls else None,
             )
         )
-    rows.sort(key=lambda r: (r.dataset, r.budget > 0, r.budget))  # stable: method order kept
     return rows
 
 

@@ -10,10 +10,11 @@ What each request gets (the step is read from the JSON schema, else the prompt's
 - generation (`{"text"}`), replying `{"text": "<a real corpus sentence>"}`. A sentence is never
   served twice in one server lifetime, nor is one quoted in any request (seeds, few-shot
   examples, tested inputs); it must fit the schema's min/maxLength and `max_tokens`.
-  Classification prefers sentences whose gold label is the prompt's quoted label (NER: that
-  contain an entity of the quoted type), falling back to any.
+  Classification prefers sentences whose gold label is the label the prompt names as "x" or
+  (x) (NER: that contain an entity of that type), falling back to any.
   * rewrite (a "Text:"/"Sentence:" line): the sentence nearest, by embedding cosine, to that
-    seed, with the seed's gold label (classification);
+    seed, with the seed's label (classification: its corpus label, else the label the prompt
+    names as "x" or (x), else its nearest neighbour's);
   * hard EvoKD input ("HARD" in the prompt): nearest to any input quoted (`- "..."`) in the
     latest weakness analysis of the conversation (the whole analysis when it quotes none);
   * easy EvoKD input and ZeroGen: a seeded random sentence.
@@ -230,8 +231,9 @@ class SimulatedTeacher:
         limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or 10**9)
         wanted = self._quoted_name(prompt, corpus.labels or corpus.types)
         focus = _FOCUS.findall(prompt)[-1:]
-        if focus and corpus.task == "classification":
-            wanted = self._gold(focus[0]).label
+        if focus and corpus.task == "classification":  # a rewrite keeps the seed's label
+            known = corpus.lookup(focus[0])
+            wanted = known.label if known else wanted or self._gold(focus[0]).label
         elif not focus and "HARD" in prompt:
             focus = self._weakness(messages, texts)
         fits = [
@@ -262,10 +264,13 @@ class SimulatedTeacher:
 
     @staticmethod
     def _quoted_name(prompt: str, names: Sequence[str]) -> str | None:
-        """The first label or type the prompt names in double quotes."""
-        found = [(prompt.casefold().find(f'"{n.casefold()}"'), n) for n in names]
-        hits = sorted((pos, n) for pos, n in found if pos >= 0)
-        return hits[0][1] if hits else None
+        """The first label or type the prompt names in quotes or brackets: "x" or (x)."""
+        hits = [
+            (m.start(), n)
+            for n in names
+            if (m := re.search(rf'["(]{re.escape(n)}[")]', prompt, re.I)) is not None
+        ]
+        return min(hits)[1] if hits else None
 
     @staticmethod
     def _weakness(messages: Sequence[Mapping[str, Any]], texts: Sequence[str]) -> list[str]:

@@ -165,3 +165,60 @@ def test_ner_confidence_from_votes() -> None:
     assert score.confidence == pytest.approx(3 / 5)
     assert {e.text: e.confidence for e in score.entities} == {"Paris": 4 / 5, "Bob": 3 / 5}
     assert ner_from_votes([None, None]).confidence == 0.0
+
+
+async def test_score_confidence_tool_labels_an_ner_pool_with_entity_confidences() -> None:
+    import json
+
+    from evokd_agent.methods.context import DistillContext, TaskSpec
+    from evokd_agent.methods.toolset import build_registry
+    from evokd_agent.prompting import PromptSet
+    from evokd_agent.student.data import NerSample
+    from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
+    from tests.teacher.conftest import generator_for
+
+    def teacher(body: dict[str, Any]) -> FakeReply:
+        text = body["messages"][-1]["content"].split("Sentence:")[-1].split("\n")[0]
+        if "Bob" not in text:
+            return FakeReply.text(json.dumps({"entities": []}))  # no logprobs: votes
+        reply = json.dumps({"entities": [{"text": "Bob", "type": "person"}]})
+        head, tail = reply.split('"type": "')
+        top = {"person": math.log(0.8), "location": math.log(0.2)}
+        tokens = (
+            FakeTokenLogprob(head + '"type": "', 0.0),
+            FakeTokenLogprob("person", math.log(0.8), top),
+            FakeTokenLogprob(tail[len("person") :], 0.0),
+        )
+        return FakeReply.text(reply, logprobs=tokens)
+
+    pool = ["Bob lives here", "nothing to see"]
+    rows: list[dict[str, Any]] = []
+    with FakeOpenAIServer(handler=teacher) as server:
+        async with generator_for(server.base_url) as generator:
+            ctx: Any = DistillContext(
+                spec=TaskSpec("ner", "people and places", ("person", "location")),
+                student=None,  # type: ignore[arg-type]
+                train_config=None,  # type: ignore[arg-type]
+                seeds=[NerSample(("Ann", "sings"), ("B-person", "O"))],
+                dev=[],
+                test=[],
+                generator=generator,
+                prompts=PromptSet.load("ner"),
+                hygiene=Hygiene(["person", "location"]),
+                record_sample=rows.append,
+                end_round=lambda row: None,
+                save_final=lambda: "",
+                pool=pool,
+            )
+            out = await build_registry().call("score_confidence", {"source": "pool"}, ctx)
+    assert out.ok, out.content
+    assert out.value["kept"] == 2
+    assert out.value["method"] == "logprobs, self_consistency"
+    bob, empty = ctx.state.synthetic
+    assert bob.tags == ("B-person", "O", "O") and set(empty.tags) == {"O"}
+    assert ctx.state.pseudo["Bob lives here"].confidence == pytest.approx(0.8)
+    assert ctx.state.pseudo["nothing to see"].confidence == pytest.approx(1.0)  # 5 of 5 agree
+    scored = {r["text"]: r for r in rows}
+    assert scored["Bob lives here"]["entities"] == [
+        {"text": "Bob", "type": "person", "confidence": 0.8}
+    ]

@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
-from evokd_agent.methods.eda import applicable, apply, augment, n_changes
+from evokd_agent.methods.eda import Operation, applicable, apply, augment, n_changes
 from evokd_agent.student.data import NerSample, TextSample
 from evokd_agent.student.ner import bio_problem
 
-WORDS = "the quick brown fox jumps over the lazy dog today".split()
+WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "today"]
 O_TAGS = ["O"] * len(WORDS)
 NER = NerSample(
     ("Yesterday", "Barack", "Obama", "visited", "New", "York", "with", "friends", "."),
@@ -62,9 +62,9 @@ def test_insert_adds_copies_of_sentence_words() -> None:
 
 
 @pytest.mark.parametrize("operation", ["swap", "delete", "insert"])
-def test_ner_edits_touch_only_o_words_and_stay_bio_valid(operation: str) -> None:
+def test_ner_edits_touch_only_o_words_and_stay_bio_valid(operation: Operation) -> None:
     for seed in range(40):
-        words, tags = apply(NER.tokens, NER.tags, operation, 2, random.Random(seed))  # type: ignore[arg-type]
+        words, tags = apply(NER.tokens, NER.tags, operation, 2, random.Random(seed))
         assert len(words) == len(tags)
         assert bio_problem(tags) is None
         assert entities(words, tags) == entities(NER.tokens, NER.tags)
