@@ -191,8 +191,9 @@ def table_markdown(
         Paragraph(f"Teacher: {teacher}"),
         Bullets(
             [
-                f"Seeds: {', '.join(str(s) for s in seeds)} (each also draws its own seed "
-                "examples).",
+                f"Seeds: {', '.join(str(s) for s in seeds)}; each sets the run's `seed` and "
+                "`data.seeds_seed` (with `seeds_per_class`, each draws its own seed examples; "
+                "dev/test limits draw their subsets with it too).",
                 "Scores: the final student on the test split, mean ± sample standard deviation "
                 "over seeds (accuracy and macro-F1 for classification, entity F1 for NER).",
                 "Budget '–': the method never calls the teacher; one run per seed serves every "

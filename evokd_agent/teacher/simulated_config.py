@@ -49,6 +49,9 @@ class SimulatedTeacherConfig(BaseModel):
     """Seed of the random picks, the corpus subset and the per-text label noise."""
     max_corpus: int = Field(default=5000, ge=1, le=1_000_000)
     """Sentences embedded and served (a seeded random subset): MiniLM on a CPU does ~100/s."""
+    embedding_cache: Path | None = Path("~/.cache/evokd-agent/simulated")
+    """Folder keeping the corpus embeddings between runs (keyed by embedder and texts); null
+    embeds at every start-up."""
     labels: list[str] | None = None
     """Names of integer labels in the corpus, in index order (default: a sibling meta.json)."""
 

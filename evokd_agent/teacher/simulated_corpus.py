@@ -2,19 +2,24 @@
 
 Gold labels are kept for every text of the corpus file (minus the excluded files); at most
 `max_corpus` of them (a seeded random subset) are embedded with all-MiniLM-L6-v2 (mean-pooled
-last hidden state, L2-normalised, CPU, once at start-up, nothing cached or downloaded) and only
-those are served as generated text or used as neighbours.
+last hidden state, L2-normalised, CPU, once at start-up, nothing downloaded) and only those are
+served as generated text or used as neighbours. The corpus embeddings are kept on disk
+(`embedding_cache`), keyed by the embedder and the exact texts, so a benchmark that starts the
+simulated teacher for every run embeds each corpus once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
+import os
 import random
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +37,31 @@ Embedder = Callable[[Sequence[str]], Matrix]
 _log = logging.getLogger(__name__)
 
 
+def cached_embeddings(texts: Sequence[str], embedder: Embedder, folder: Path | None) -> Matrix:
+    """`embedder(texts)`, read from / written to `folder` when the embedder has a `cache_id`."""
+    cache_id = getattr(embedder, "cache_id", None)
+    if folder is None or cache_id is None:
+        return embedder(texts)
+    digest = hashlib.sha256("\n".join([cache_id, *texts]).encode()).hexdigest()[:32]
+    path = folder.expanduser() / f"{digest}.npy"
+    if path.exists():
+        try:
+            vectors: Matrix = np.load(path)
+            if vectors.shape[0] == len(texts):
+                return vectors
+        except (OSError, ValueError):
+            pass  # a damaged cache file is recomputed
+    vectors = embedder(texts)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, vectors)
+        tmp.replace(path)
+    except OSError as exc:  # a read-only home only costs the next start-up time
+        _log.warning("could not cache corpus embeddings in %s: %s", folder, exc)
+    return vectors
+
+
 def text_key(text: str) -> str:
     """How texts are matched: entities unescaped, whitespace collapsed, case folded."""
     return " ".join(html.unescape(text).split()).casefold()
@@ -43,6 +73,8 @@ class MiniLMEmbedder:
     def __init__(self, batch_size: int = 64, max_length: int = 128) -> None:
         from transformers import AutoModel, AutoTokenizer
 
+        self.cache_id = f"all-MiniLM-L6-v2/mean-pool/max_length={max_length}"
+        """Names these embeddings in the on-disk cache."""
         from evokd_agent.student.model import packaged_minilm_dir
 
         path = packaged_minilm_dir()
@@ -139,7 +171,7 @@ class SimulatedCorpus:
             len(pool),
             config.corpus,
         )
-        self.vectors = embedder([e.text for e in pool])
+        self.vectors = cached_embeddings([e.text for e in pool], embedder, config.embedding_cache)
         self._queries: dict[str, Matrix] = {}
         self.gazetteer = _gazetteer(self.gold.values())
 

@@ -449,3 +449,28 @@ async def test_evokd_run_end_to_end_on_the_simulation(
     accepted = [r for r in rows if r["accepted"] and r["stage"] == "labelled"]
     assert len(accepted) == 6  # 2 rounds x 3 real corpus sentences, each labelled with gold
     assert all(r["text"] in POSITIVE + NEGATIVE and r["label"] == gold(r["text"]) for r in accepted)
+
+
+def test_corpus_embeddings_are_cached_on_disk_by_embedder_and_texts(tmp_path: Path) -> None:
+    import numpy as np
+
+    from evokd_agent.teacher.simulated_corpus import cached_embeddings
+
+    calls: list[int] = []
+
+    class Counting:
+        cache_id = "counting/v1"
+
+        def __call__(self, texts: Sequence[str]) -> Any:
+            calls.append(len(texts))
+            return np.ones((len(texts), 3), dtype=np.float32)
+
+    embedder = Counting()
+    first = cached_embeddings(["a", "b"], embedder, tmp_path)
+    again = cached_embeddings(["a", "b"], embedder, tmp_path)
+    other = cached_embeddings(["a", "c"], embedder, tmp_path)
+    assert calls == [2, 2]  # the repeat was read from disk; other texts are embedded
+    assert first.shape == again.shape == other.shape == (2, 3)
+    assert len(list(tmp_path.glob("*.npy"))) == 2
+    plain = cached_embeddings(["a"], lambda texts: np.zeros((1, 3), np.float32), tmp_path / "x")
+    assert plain.shape == (1, 3) and not (tmp_path / "x").exists()  # no cache_id: no cache
