@@ -9,7 +9,8 @@ from pydantic import Field
 from evokd_agent.agent import ToolRetry, tool
 from evokd_agent.methods.confidence import LabelConfidence, NerConfidence
 from evokd_agent.methods.context import DistillContext, PseudoLabel, Sample, sample_text
-from evokd_agent.methods.steps import score_ner_texts, score_texts, split_words
+from evokd_agent.methods.scoring import score_ner_texts, score_texts
+from evokd_agent.methods.steps import split_words
 from evokd_agent.student.data import NerSample, TextSample
 
 

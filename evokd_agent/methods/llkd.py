@@ -26,10 +26,11 @@ m is the momentum (method option `ema`, default 0.9: a few dozen steps per round
 the paper's thousands). The state is updated with the step's batch before selecting, as in
 FreeMatch. Each average starts at its first observation (the first step's mean; a class's first
 batch mean), not at a constant: with few steps per round, a lenient constant start (FreeMatch's
-1/C) would let low-confidence labels through for the whole first round. Weights are normalised to mean 1
-over the selected samples so the step's loss scale (and so the learning rate's meaning) does not
-depend on how uncertain the student happens to be. Seeds are gold: always weight 1, and they do
-not enter the averages. NER uses one class (the sentence), so only the global levels apply.
+1/C) would let low-confidence labels through for the whole first round. Weights are normalised
+to mean 1 over the selected samples so the step's loss scale (and so the learning rate's
+meaning) does not depend on how uncertain the student happens to be. Seeds are gold: always
+weight 1, and they do not enter the averages. NER uses one class (the sentence), so only the
+global levels apply.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ from typing import Any
 from evokd_agent.agent import EVOKD_ROUND, Action
 from evokd_agent.run.config import RunConfig
 
+# Methods that never ask a teacher: no endpoint is started or contacted for them.
+TEACHERLESS = ("seeds_only", "full_shot", "eda")
 # Methods whose procedure is fixed: an LLM policy in the config is ignored for them.
 SCRIPTED_ONLY = ("llkd", "zerogen", "auggpt", "eda", "seeds_only", "full_shot")
 
@@ -74,9 +76,13 @@ def plan_for(config: RunConfig, n_seeds: int) -> Plan:
         )
     if method == "zerogen":
         per_label = math.ceil(n / max(1, len(config.labels)))
+        # ZeroGen keeps the label it asked for (label-conditioned generation): no label call.
         return Plan(
             ("generate_samples", "label_samples", "train_student"),
-            {"generate_samples": {"n_hard": min(per_label, 32), "mode": "zerogen"}},
+            {
+                "generate_samples": {"n_hard": min(per_label, 32), "mode": "zerogen"},
+                "label_samples": {"keep_hints": True},
+            },
         )
     if method == "auggpt":
         per_seed = math.ceil(n / max(1, n_seeds))

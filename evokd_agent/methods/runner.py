@@ -30,7 +30,7 @@ from evokd_agent.agent import (
 from evokd_agent.errors import EvokdError
 from evokd_agent.methods.context import DistillContext, Sample, TaskSpec, sample_text
 from evokd_agent.methods.llkd import AdaptiveSelector
-from evokd_agent.methods.plans import METHOD_OPTIONS, SCRIPTED_ONLY, plan_for
+from evokd_agent.methods.plans import METHOD_OPTIONS, SCRIPTED_ONLY, TEACHERLESS, plan_for
 from evokd_agent.methods.toolset import build_registry, generator_chat_fn
 from evokd_agent.prompting import PromptSet
 from evokd_agent.run.config import RunConfig, load_run_config
@@ -76,8 +76,17 @@ def say(message: str) -> None:
 
 
 @contextlib.contextmanager
-def teacher_endpoint(config: TeacherConfig, log_path: Path) -> Iterator[TeacherConfig]:
-    """The teacher settings to use, starting the embedded or simulated server first when asked."""
+def teacher_endpoint(
+    config: TeacherConfig, log_path: Path, *, needed: bool = True
+) -> Iterator[TeacherConfig]:
+    """The teacher settings to use, starting the embedded or simulated server first when asked
+    (`needed` False: a method that asks no teacher; nothing is started)."""
+    if not needed:
+        say("this method asks no teacher: none is started")
+        yield config.model_copy(
+            update={"base_url": "http://127.0.0.1:9/v1", "model": "no-teacher", "simulated": None}
+        )
+        return
     if config.is_simulated and config.simulated is not None:
         from evokd_agent.teacher.simulated import SimulatedTeacher
 
@@ -250,7 +259,10 @@ async def run_distillation(
         say("resuming: replaying the run; answers already received come from its cache")
     student = build_student(config)
     book = Bookkeeper(store, config)
-    with teacher_endpoint(config.effective_teacher, store.path / "teacher.log") as teacher:
+    needed = config.method not in TEACHERLESS
+    with teacher_endpoint(
+        config.effective_teacher, store.path / "teacher.log", needed=needed
+    ) as teacher:
         async with TeacherClient(teacher) as client:
             generator = ChatGenerator(
                 client,

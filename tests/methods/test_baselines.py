@@ -182,7 +182,7 @@ async def test_auggpt_keeps_the_seed_labels_without_labelling_calls(
     assert all(("good" in s["text"]) == (s["label"] == "positive") for s in accepted)
 
 
-async def test_zerogen_labels_its_label_conditioned_inputs(
+async def test_zerogen_keeps_the_labels_it_asked_for(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
     with FakeOpenAIServer(handler=Teacher()) as server:
@@ -190,11 +190,11 @@ async def test_zerogen_labels_its_label_conditioned_inputs(
         outcome = await run_distillation(config, progress=False)
         writes = sum('{"text"' in r["messages"][-1]["content"] for r in server.requests)
         assert writes == 2 * 2 * 2  # 2 rounds x 2 labels x ceil(4 / 2) inputs
-        assert label_calls(server) == writes
+        assert label_calls(server) == 0  # label-conditioned: the asked label is the label
     assert rounds_of(outcome.run_dir) == [0, 1, 2]
     samples = read_jsonl(outcome.run_dir / "samples.jsonl")
     labelled = [s for s in samples if s.get("stage") == "labelled"]
     assert len(labelled) == 8 and all(s["phase"] == "zerogen" for s in labelled)
-    assert all(s["accepted"] and s["label_prompt_id"] for s in labelled)
+    assert all(s["accepted"] and s["label_source"] == "hint" for s in labelled)
     assert all(("good" in s["text"]) == (s["label"] == "positive") for s in labelled)
     assert {s["label"] for s in labelled} == {"negative", "positive"}

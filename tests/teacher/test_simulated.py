@@ -26,12 +26,12 @@ from pydantic import ValidationError
 from evokd_agent import cli
 from evokd_agent.methods import confidence
 from evokd_agent.methods.context import Candidate, DistillContext, TaskSpec
+from evokd_agent.methods.scoring import score_texts
 from evokd_agent.methods.steps import (
     analyze_weakness,
     generate_inputs,
     label_candidates,
     label_request,
-    score_texts,
     write_variants,
 )
 from evokd_agent.prompting import PromptSet
