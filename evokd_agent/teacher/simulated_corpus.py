@@ -51,6 +51,7 @@ def cached_embeddings(texts: Sequence[str], embedder: Embedder, folder: Path | N
                 return vectors
         except (OSError, ValueError):
             pass  # a damaged cache file is recomputed
+    _log.warning("embedding %d corpus sentences (cached in %s for later runs)", len(texts), folder)
     vectors = embedder(texts)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +168,7 @@ class SimulatedCorpus:
         self.keys = [text_key(e.text) for e in pool]
         self._embed = embedder
         _log.warning(
-            "SIMULATED teacher: embedding %d corpus sentences of %s (no LLM involved)",
+            "SIMULATED teacher: %d corpus sentences of %s (no LLM involved)",
             len(pool),
             config.corpus,
         )

@@ -182,9 +182,7 @@ async def test_auggpt_keeps_the_seed_labels_without_labelling_calls(
     assert all(("good" in s["text"]) == (s["label"] == "positive") for s in accepted)
 
 
-async def test_zerogen_keeps_the_labels_it_asked_for(
-    tmp_path: Path, tiny_model_dir: Path
-) -> None:
+async def test_zerogen_keeps_the_labels_it_asked_for(tmp_path: Path, tiny_model_dir: Path) -> None:
     with FakeOpenAIServer(handler=Teacher()) as server:
         config = make_config(tmp_path, server.base_url, tiny_model_dir, "zerogen")
         outcome = await run_distillation(config, progress=False)

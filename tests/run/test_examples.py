@@ -10,6 +10,7 @@ from evokd_agent.run.config import load_run_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CONFIGS = sorted(EXAMPLES.glob("*.yaml")) + sorted(EXAMPLES.glob("*.toml"))
+BENCH_CONFIGS = sorted((EXAMPLES / "bench").glob("*.yaml"))
 
 
 def test_the_three_documented_examples_exist() -> None:
@@ -26,3 +27,16 @@ def test_example_loads(path: Path) -> None:
     assert config.data.dev.is_relative_to((EXAMPLES.parents[1] / "shared" / "data").resolve())
     if config.method == "llkd":
         assert config.data.pool is not None and config.data.pool_limit is not None
+
+
+@pytest.mark.parametrize("path", BENCH_CONFIGS, ids=lambda p: p.name)
+def test_bench_config_loads(path: Path) -> None:
+    config = load_run_config(path)
+    assert config.teacher.is_embedded or config.teacher.is_simulated
+    assert config.data.train is not None and config.data.train.is_file()  # full_shot
+    assert config.data.pool is not None  # llkd
+    if config.teacher.simulated is not None:
+        # The simulated teacher serves the train split and never the evaluation files.
+        assert config.teacher.simulated.corpus == config.data.train
+        assert config.data.dev in config.teacher.simulated.exclude
+        assert config.data.test in config.teacher.simulated.exclude
