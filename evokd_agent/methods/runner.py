@@ -137,6 +137,8 @@ def make_policy(config: RunConfig, registry: Any, ctx: DistillContext) -> Policy
         exhausted_key="stop",
     )
     scripted = ScriptedPolicy(scripted_config, plan.prelude)
+    if config.method in SCRIPTED_ONLY and config.policy != "scripted":
+        say(f"method {config.method} is a fixed procedure: policy {config.policy!r} is not used")
     if config.policy == "scripted" or config.method in SCRIPTED_ONLY:
         return scripted
     chat = generator_chat_fn(ctx.generator, round_of=lambda: ctx.state.round + 1)
