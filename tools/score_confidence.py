@@ -129,7 +129,8 @@ def _to_sample(
     ctx: DistillContext, text: str, score: LabelConfidence | NerConfidence | None
 ) -> tuple[Sample | None, str | None]:
     if score is None:
-        return None, "teacher_error"
+        # No usable reply: refused by the budget (nothing was sent) or a failed request.
+        return None, "budget" if ctx.generator.ledger.exhausted else "teacher_error"
     if isinstance(score, LabelConfidence):
         if score.label is None:
             return None, "no_label"

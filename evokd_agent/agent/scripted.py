@@ -66,7 +66,7 @@ class ScriptedPolicy:
         self._finished = False
         self.round = 0
         """Current round (0 during the prelude)."""
-        self._step = 0
+        self._ahead: tuple[str, ...] = ()
 
     async def next_action(self, state: AgentState) -> Action:
         if self._finished:
@@ -81,21 +81,24 @@ class ScriptedPolicy:
             self._exhausted = True
 
     def _planned(self, prelude: list[Action]) -> Iterator[Action]:
-        for action in prelude:
+        names = [a.tool or "" for a in prelude]
+        for i, action in enumerate(prelude):
+            self._ahead = tuple(names[i + 1 :])
             yield replace(action, source=action.source or self._source)
+        steps = self.config.round_steps
         for number in range(1, self.config.max_rounds + 1):
             self.round = number
-            for step, name in enumerate(self.config.round_steps):
-                self._step = step
+            for i, name in enumerate(steps):
+                self._ahead = steps[i + 1 :]
                 arguments = dict(self.config.arguments.get(name, {}))
                 yield Action(name, arguments, source=self._source)
 
     def _closing(self) -> Action:
-        """After exhaustion: the round's closing step if it is still ahead, else finish."""
+        """After exhaustion: the closing step if it is still ahead in this round (or in the
+        prelude), else finish."""
         closing = self.config.closing_step
-        steps = self.config.round_steps
-        if closing is not None and self.round > 0 and closing in steps[self._step + 1 :]:
-            self._step = len(steps)  # once only
+        if closing is not None and closing in self._ahead:
+            self._ahead = ()  # once only
             return Action(
                 closing, dict(self.config.arguments.get(closing, {})), source=self._source
             )

@@ -184,8 +184,8 @@ def table_markdown(
 ) -> str:
     """The benchmark table as Markdown, with the teacher named above it."""
     teacher = "; ".join(teachers) or "none called"
-    if any(SIMULATED_NOTE in t for t in teachers):
-        teacher = f"**{SIMULATED_NOTE}**. {teacher}"
+    # Bold, so a simulated benchmark is never read as an LLM's.
+    teacher = teacher.replace(SIMULATED_NOTE, f"**{SIMULATED_NOTE}**")
     blocks: list[Any] = [
         Heading(1, "evokd bench"),
         Paragraph(f"Teacher: {teacher}"),

@@ -91,3 +91,16 @@ async def test_round_counter_follows_the_plan() -> None:
         await policy.next_action(state)
         rounds.append(policy.round)
     assert rounds == [1, 1, 2, 2, 2]
+
+
+async def test_exhausted_in_the_prelude_still_trains_on_what_it_paid_for() -> None:
+    prelude = [Action("generate_samples"), Action("label_samples"), Action("train_student")]
+    policy = ScriptedPolicy(ScriptedConfig(max_rounds=3), prelude)
+    actions = await drive(policy, values={1: {"budget_exhausted": True}})
+    assert [a.tool for a in actions] == [
+        "generate_samples",
+        "label_samples",
+        "train_student",
+        "finish",
+        None,
+    ]
