@@ -105,11 +105,22 @@ class DataConfig(BaseModel):
     test_limit: int | None = Field(default=None, ge=1)
     """Score on at most this many test samples (a fixed random subset)."""
     pool: Path | None = None
-    """Unlabeled texts for LLKD (a `text` field; labels, if present, are ignored)."""
+    """Unlabeled texts for LLKD (a `text` field; labels, if present, are ignored): a data file,
+    or a folder written by `datasets.Dataset.save_to_disk`."""
     pool_limit: int | None = Field(default=None, ge=1)
     """Use at most this many pool texts (a fixed random subset)."""
 
-    _paths = field_validator("seeds", "train", "dev", "test", "pool")(_existing_data_file)
+    _paths = field_validator("seeds", "train", "dev", "test")(_existing_data_file)
+
+    @field_validator("pool")
+    @classmethod
+    def _pool(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and _resolve(value, info).is_dir():
+            path = _resolve(value, info)
+            if not (path / "dataset_info.json").is_file():
+                raise ValueError(f"{path} is a folder but not one saved by datasets' save_to_disk")
+            return path
+        return _existing_data_file(value, info)
 
     @model_validator(mode="after")
     def _seed_source(self) -> DataConfig:

@@ -145,7 +145,11 @@ def read_gold(path: Path, texts: set[str], labels: Sequence[str] = ()) -> dict[s
 
 def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
+    if path.is_dir():  # a `datasets` object saved with save_to_disk
+        datasets: Any = importlib.import_module("datasets")
+        for i, row in enumerate(datasets.load_from_disk(str(path))):
+            yield f"{path}, row {i}", dict(row)
+    elif suffix == ".parquet":
         pq: Any = importlib.import_module("pyarrow.parquet")
         for i, row in enumerate(pq.read_table(path).to_pylist()):
             yield f"{path}, row {i}", row

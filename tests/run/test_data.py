@@ -55,3 +55,28 @@ def test_ner_seeds_cover_every_entity_type() -> None:
     assert len(seeds) == 2 and len(set(seeds)) == 2
     tags = {t for s in seeds if isinstance(s, NerSample) for t in s.tags}
     assert {"B-person", "B-location"} <= tags
+
+
+def test_pool_from_a_saved_datasets_object_with_gold_for_analysis(
+    write_config: ConfigWriter, data_dir: Path
+) -> None:
+    import datasets
+
+    rows = {"text": [f"pool {i}" for i in range(6)], "label": [i % 2 for i in range(6)]}
+    datasets.Dataset.from_dict(rows).save_to_disk(str(data_dir / "pool_ds"))
+    config = load_run_config(write_config(data={
+        "seeds": "data/train.jsonl", "dev": "data/train.jsonl", "pool": "data/pool_ds",
+    }))  # fmt: skip
+    data = load_run_data(config)
+    assert data.pool == rows["text"]
+    assert data.pool_gold["pool 1"] == config.labels[1]  # integer labels map to names
+
+
+def test_a_folder_that_is_not_a_saved_dataset_is_refused(
+    write_config: ConfigWriter, data_dir: Path
+) -> None:
+    (data_dir / "not_a_dataset").mkdir()
+    with pytest.raises(EvokdError, match="save_to_disk"):
+        load_run_config(write_config(data={
+            "seeds": "data/train.jsonl", "dev": "data/train.jsonl", "pool": "data/not_a_dataset",
+        }))  # fmt: skip
