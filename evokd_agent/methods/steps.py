@@ -17,6 +17,7 @@ from evokd_agent.methods.context import Candidate, DistillContext, Kind, Sample,
 from evokd_agent.methods.parsing import parse_entities, parse_label, parse_texts
 from evokd_agent.prompting import Step
 from evokd_agent.student.data import NerSample, TextSample
+from evokd_agent.student.ner import bio_entities
 from evokd_agent.teacher.request import ChatRequest, ChatResult, Phase
 
 _TEXT_SCHEMA: dict[str, Any] = {
@@ -37,18 +38,7 @@ def split_words(text: str) -> tuple[str, ...]:
 
 def entities_of(sample: NerSample) -> list[tuple[str, str]]:
     """(surface, type) pairs of a BIO-tagged sentence."""
-    out: list[tuple[str, str]] = []
-    words: list[str] = []
-    kind = ""
-    for token, tag in [*zip(sample.tokens, sample.tags, strict=True), ("", "O")]:
-        if words and not (tag.startswith("I-") and tag[2:] == kind):
-            out.append((" ".join(words), kind))
-            words = []
-        if tag.startswith("B-") or (tag.startswith("I-") and not words):
-            words, kind = [token], tag[2:]
-        elif tag.startswith("I-"):
-            words.append(token)
-    return out
+    return bio_entities(sample.tokens, sample.tags)
 
 
 def describe(sample: Sample) -> str:

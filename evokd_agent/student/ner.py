@@ -72,3 +72,19 @@ def repair_bio(tags: Sequence[str]) -> tuple[str, ...]:
         fixed.append(tag)
         previous = tag
     return tuple(fixed)
+
+
+def bio_entities(tokens: Sequence[str], tags: Sequence[str]) -> list[tuple[str, str]]:
+    """(surface, type) pairs of a BIO-tagged sentence (a stray I- starts an entity)."""
+    out: list[tuple[str, str]] = []
+    words: list[str] = []
+    kind = ""
+    for token, tag in [*zip(tokens, tags, strict=True), ("", "O")]:
+        if words and not (tag.startswith("I-") and tag[2:] == kind):
+            out.append((" ".join(words), kind))
+            words = []
+        if tag.startswith("B-") or (tag.startswith("I-") and not words):
+            words, kind = [token], tag[2:]
+        elif tag.startswith("I-"):
+            words.append(token)
+    return out

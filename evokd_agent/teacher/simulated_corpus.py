@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from evokd_agent.errors import EvokdError
 from evokd_agent.run.data import read_texts
 from evokd_agent.student.data import detect_task, load_ner_samples, load_text_samples
+from evokd_agent.student.ner import bio_entities
 from evokd_agent.teacher.simulated_config import SimulatedTeacherConfig
 
 Matrix = NDArray[np.float32]
@@ -117,22 +118,6 @@ class Entry:
     """Gold (surface, type) pairs (NER)."""
 
 
-def bio_entities(tokens: Sequence[str], tags: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    """(surface, type) pairs of a BIO-tagged sentence."""
-    out: list[tuple[str, str]] = []
-    words: list[str] = []
-    kind = ""
-    for token, tag in [*zip(tokens, tags, strict=True), ("", "O")]:
-        if words and not (tag.startswith("I-") and tag[2:] == kind):
-            out.append((" ".join(words), kind))
-            words = []
-        if tag.startswith("B-") or (tag.startswith("I-") and not words):
-            words, kind = [token], tag[2:]
-        elif tag.startswith("I-"):
-            words.append(token)
-    return tuple(out)
-
-
 class SimulatedCorpus:
     """Gold lookup for the whole corpus; embeddings and neighbours for the served subset."""
 
@@ -145,7 +130,8 @@ class SimulatedCorpus:
                 entries.append(Entry(s.text, label=s.label))
         else:
             for n in load_ner_samples(config.corpus):
-                entries.append(Entry(" ".join(n.tokens), entities=bio_entities(n.tokens, n.tags)))
+                entities = tuple(bio_entities(n.tokens, n.tags))
+                entries.append(Entry(" ".join(n.tokens), entities=entities))
         self.gold: dict[str, Entry] = {}
         for entry in entries:  # the first row of a repeated text wins
             key = text_key(entry.text)
