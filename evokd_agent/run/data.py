@@ -58,8 +58,11 @@ def load_run_data(config: RunConfig) -> RunData:
         train = _subset(train, data.train_limit, config.seed)
     dev = _subset(_load(config, data.dev), data.dev_limit, config.seed)
     test = _subset(_load(config, data.test), data.test_limit, config.seed) if data.test else None
-    pool = subset(read_texts(data.pool), data.pool_limit, config.seed) if data.pool else []
-    gold = read_gold(data.pool, set(pool), config.labels) if data.pool else {}
+    # One pass over the pool file: the texts, and gold labels for the run's analysis only.
+    rows = read_pool(data.pool, config.labels) if data.pool else []
+    rows = subset(rows, data.pool_limit, config.seed)
+    pool = [text for text, _ in rows]
+    gold = {text: value for text, value in rows if value is not None}
     return RunData(seeds=seeds, dev=dev, test=test, train=train, pool=pool, pool_gold=gold)
 
 
@@ -111,7 +114,14 @@ def _has_label(sample: TextSample | NerSample, label: str) -> bool:
 
 def read_texts(path: Path) -> list[str]:
     """Texts of an unlabeled file: its `text` field, or its `tokens` joined by spaces."""
-    texts: list[str] = []
+    return [text for text, _ in read_pool(path)]
+
+
+def read_pool(path: Path, labels: Sequence[str] = ()) -> list[tuple[str, Any]]:
+    """(text, gold) per row of an unlabeled file: the text as `read_texts` reads it, and its
+    `label` (or `tags`) where the row has one, else None (an integer label is an index into
+    `labels`, as the sample loaders read it)."""
+    rows: list[tuple[str, Any]] = []
     for where, row in _rows(path):
         value = row.get("text")
         if value is None and isinstance(row.get("tokens"), list):
@@ -121,26 +131,13 @@ def read_texts(path: Path) -> list[str]:
                 f"{where}: needs a non-empty 'text' field (or a 'tokens' list)",
                 "fix or remove that row",
             )
-        texts.append(value)
-    if not texts:
+        gold = row.get("label", row.get("tags"))
+        if isinstance(gold, int) and 0 <= gold < len(labels):
+            gold = labels[gold]
+        rows.append((value, gold))
+    if not rows:
         raise EvokdError(f"pool file {path} has no texts", "point data.pool at a file with texts")
-    return texts
-
-
-def read_gold(path: Path, texts: set[str], labels: Sequence[str] = ()) -> dict[str, Any]:
-    """Gold `label` (or `tags`) of the rows of `path` whose text is in `texts`, where present
-    (an integer label is an index into `labels`, as the sample loaders read it)."""
-    gold: dict[str, Any] = {}
-    for _, row in _rows(path):
-        text = row.get("text")
-        if text is None and isinstance(row.get("tokens"), list):
-            text = " ".join(str(t) for t in row["tokens"])
-        value = row.get("label", row.get("tags"))
-        if isinstance(value, int) and 0 <= value < len(labels):
-            value = labels[value]
-        if text in texts and value is not None:
-            gold[str(text)] = value
-    return gold
+    return rows
 
 
 def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
