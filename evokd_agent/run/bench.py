@@ -34,7 +34,6 @@ from evokd_agent.teacher.simulated_config import SIMULATED, SIMULATED_MODEL
 
 ALL_METHODS: tuple[str, ...] = get_args(Method)
 DEFAULT_METHODS = ("evokd", "evokd_init", "llkd", "zerogen", "auggpt", "eda", "seeds_only")
-ZERO_TOKEN_METHODS = TEACHERLESS
 """Methods that never call the teacher: one run per seed serves every budget."""
 NO_TEACHER = {"base_url": "http://127.0.0.1:9/v1", "model": "no-teacher"}
 """Teacher of the zero-token methods' runs: a discard-port URL, since no request is ever sent."""
@@ -201,7 +200,7 @@ def plan_cells(spec: BenchSpec) -> list[Cell]:
         for seed in spec.seeds:
             for method in spec.methods:
                 budgets = spec.budgets or (base.budget_tokens,)
-                for budget in (0,) if method in ZERO_TOKEN_METHODS else budgets:
+                for budget in (0,) if method in TEACHERLESS else budgets:
                     cells.append(_cell(spec, base, dataset, method, budget, seed))
     return cells
 
@@ -222,7 +221,7 @@ def _cell(
     }
     if spec.max_rounds is not None:
         record["max_rounds"] = spec.max_rounds
-    if method in ZERO_TOKEN_METHODS:
+    if method in TEACHERLESS:
         # Never contacted: starting an embedded or simulated teacher would only cost time.
         record["teacher"] = {**record["teacher"], **NO_TEACHER, "simulated": None}
     elif spec.teacher is not None or spec.teacher_model is not None:

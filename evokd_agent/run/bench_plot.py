@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evokd_agent.run.bench import ZERO_TOKEN_METHODS
+from evokd_agent.methods.plans import TEACHERLESS
 
 if TYPE_CHECKING:
     from evokd_agent.run.bench_report import RunResult
@@ -54,7 +54,7 @@ def plot_bench(dataset: str, runs: Sequence[RunResult], path: Path) -> Path:
         points = curve([run for run in mine if run.budget == budget], metric)
         if not points:
             continue
-        if method in ZERO_TOKEN_METHODS or all(p[0] == 0 for p in points):
+        if method in TEACHERLESS or all(p[0] == 0 for p in points):
             flat.append((method, points[-1][1]))
             ys.append(points[-1][1])
             continue

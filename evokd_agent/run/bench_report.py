@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evokd_agent.run.bench import ZERO_TOKEN_METHODS, CellResult, cell_wall_seconds
+from evokd_agent.methods.plans import TEACHERLESS
+from evokd_agent.run.bench import CellResult, cell_wall_seconds
 from evokd_agent.run.durable import write_text_atomic
 from evokd_agent.run.records import RoundMetrics
 from evokd_agent.run.report import Bullets, Heading, Image, Paragraph, Table, render_markdown
@@ -282,7 +283,7 @@ def write_bench_report(out: Path, results: Sequence[CellResult], *, seeds: Seque
         for c in results
         if c.status in ("skipped", "failed")
     ]
-    teachers = sorted({r.teacher for r in runs if r.method not in ZERO_TOKEN_METHODS})
+    teachers = sorted({r.teacher for r in runs if r.method not in TEACHERLESS})
     plots: list[str] = []
     for dataset in dict.fromkeys(r.dataset for r in runs):
         path = out / f"f1_vs_tokens_{dataset}.png"

@@ -12,6 +12,7 @@ import yaml
 
 from evokd_agent.methods.runner import run_distillation
 from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
+from tests.methods.test_run_integration import write_rows
 
 # Pool texts with their gold labels; the teacher gets the "WRONG" ones wrong, unsure (0.55).
 POOL = [(f"review {i} was {'good' if i % 2 else 'bad'}", i % 2) for i in range(12)]
@@ -35,20 +36,15 @@ def teacher(body: dict[str, Any]) -> FakeReply:
     return FakeReply.text(json.dumps({"label": label}), logprobs=tokens)
 
 
-def write(path: Path, rows: list[tuple[str, int]]) -> Path:
-    path.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in rows))
-    return path
-
-
 async def test_llkd_keeps_unsure_wrong_pseudo_labels_out(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
-    seeds = write(tmp_path / "seeds.jsonl", [("a good film", 1), ("a bad film", 0)])
-    dev = write(
+    seeds = write_rows(tmp_path / "seeds.jsonl", [("a good film", 1), ("a bad film", 0)])
+    dev = write_rows(
         tmp_path / "dev.jsonl",
         [(f"dev {w} {i}", int(w == "good")) for i in range(3) for w in ("good", "bad")],
     )
-    pool = write(tmp_path / "pool.jsonl", POOL)
+    pool = write_rows(tmp_path / "pool.jsonl", POOL)
     with FakeOpenAIServer(handler=teacher) as server:
         config = {
             "name": "llkd-it",
