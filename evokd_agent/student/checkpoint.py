@@ -1,8 +1,10 @@
 """Checkpoints in plain HF format, plus a small `evokd_student.json` with the task and labels.
 
-A saved student loads with nothing but transformers (`AutoModelFor...Classification
-.from_pretrained`); the metadata file only spares the framework from guessing the task. Directories
-written by other tools (no metadata file) are read from their config.json.
+A saved student loads with transformers and torch alone: NER students are ordinary
+`AutoModelForTokenClassification` folders; classification students are an encoder folder plus
+the head and pooling files of `student.classifier` (the README shows the few lines). The metadata
+file names the task and labels. Directories written by other tools (no metadata file, e.g. an
+`AutoModelForSequenceClassification` checkpoint) are read from their config.json.
 """
 
 from __future__ import annotations

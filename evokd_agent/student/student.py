@@ -19,8 +19,10 @@ from numpy.typing import NDArray
 
 from evokd_agent.errors import EvokdError
 from evokd_agent.student.checkpoint import StudentMeta, read_meta, save_checkpoint
+from evokd_agent.student.classifier import SentenceClassifier
 from evokd_agent.student.config import Device, TrainConfig, TrainResult
 from evokd_agent.student.data import NerSample, Task, TextSample
+from evokd_agent.student.fewshot import train_sentence_classifier
 from evokd_agent.student.metrics import (
     ClassificationMetrics,
     NerMetrics,
@@ -86,6 +88,7 @@ class Student(ABC, Generic[SampleT, InputT, PredT]):
         self.max_length = max_length
         self.base_model = base_model
         self.eval_batch_size = eval_batch_size
+        self._base_encoder: dict[str, torch.Tensor] | None = None
         self.model.eval()
 
     @classmethod
@@ -152,7 +155,9 @@ class Student(ABC, Generic[SampleT, InputT, PredT]):
         config: TrainConfig | None = None,
         step_weights: StepWeights | None = None,
     ) -> TrainResult:
-        """Fine-tune on `samples` (continuing from the current weights).
+        """Train on `samples`: NER fine-tunes from the current weights; classification picks a
+        small-data regime (see student.fewshot) and, with `config.restart`, starts from the base
+        encoder.
 
         `weights` multiply each sample's loss (0 ignores a sample); `dev` enables early stopping
         on its main score (macro-F1 or entity F1); `step_weights` re-weights every batch from
@@ -176,17 +181,28 @@ class Student(ABC, Generic[SampleT, InputT, PredT]):
         dev_samples = list(dev or [])
         if dev_samples:
             self._encode(dev_samples)  # fail on a bad dev label now, not after an epoch
+        return self._fit(features, dev_samples, config, step_weights)
+
+    def _fit(
+        self,
+        features: list[Features],
+        dev: list[SampleT],
+        config: TrainConfig,
+        step_weights: StepWeights | None,
+    ) -> TrainResult:
+        """Train on encoded samples: end-to-end fine-tuning (TextStudent adds small-data
+        regimes)."""
 
         def score(model: Any) -> float:
             self.model = model
-            return self.evaluate(dev_samples).main_score
+            return self.evaluate(dev).main_score
 
         self.model, result = run_training(
             self.model,
             features,
             config,
             Collator(self.tokenizer.pad_token_id or 0),
-            score if dev_samples else None,
+            score if dev else None,
             step_weights,
         )
         return result
@@ -274,6 +290,41 @@ class TextStudent(Student[TextSample, str, str]):
     """Sentence classifier: inputs are texts, predictions label names."""
 
     task: ClassVar[Task] = "classification"
+
+    def _fit(
+        self,
+        features: list[Features],
+        dev: list[TextSample],
+        config: TrainConfig,
+        step_weights: StepWeights | None,
+    ) -> TrainResult:
+        if not isinstance(self.model, SentenceClassifier):  # a foreign HF classifier: fine-tune
+            return super()._fit(features, dev, config, step_weights)
+        if config.restart:
+            if self._base_encoder is None:
+                self._base_encoder = {
+                    k: v.detach().clone() for k, v in self.model.encoder.state_dict().items()
+                }
+            else:
+                self.model.encoder.load_state_dict(self._base_encoder)
+        anchors = self._tokenize(self.labels) if config.label_anchors else []
+        for i, anchor in enumerate(anchors):
+            anchor["labels"] = i
+
+        def score(model: Any) -> float:
+            self.model = model
+            return self.evaluate(dev).main_score
+
+        self.model, result = train_sentence_classifier(
+            self.model,
+            features,
+            anchors,
+            config,
+            Collator(self.tokenizer.pad_token_id or 0),
+            score if dev else None,
+            step_weights,
+        )
+        return result
 
     def predict_proba(self, texts: Sequence[str]) -> Probs:
         """Probabilities, shape (len(texts), len(labels)), columns in `self.labels` order."""
