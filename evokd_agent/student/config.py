@@ -86,7 +86,10 @@ class TrainConfig:
                 "regime must be auto, head, contrastive or finetune",
             ),
             (self.finetune_from >= 1, "finetune_from must be >= 1"),
-            (self.contrastive_steps >= 0 and self.head_steps >= 1, "stage steps must be >= 1"),
+            (
+                self.contrastive_steps >= 0 and self.head_steps >= 1,
+                "contrastive_steps must be >= 0 and head_steps >= 1",
+            ),
             (self.contrastive_batch >= 2, "contrastive_batch must be >= 2"),
             (
                 self.contrastive_learning_rate > 0 and self.head_learning_rate > 0,

@@ -119,9 +119,8 @@ def contrastive_stage(
     config: TrainConfig,
     collator: Collator,
     step_weights: StepWeights | None = None,
-    on_step: Callable[[int, float], None] | None = None,
-) -> tuple[list[float], float]:
-    """Train the encoder on all in-batch pairs (see module docstring); (losses, seconds)."""
+) -> list[float]:
+    """Train the encoder on all in-batch pairs (see module docstring); the loss per step."""
     n = len(features)
     batch_size = min(config.contrastive_batch, n)
     generator = torch.Generator().manual_seed(config.seed)
@@ -130,9 +129,8 @@ def contrastive_stage(
     scheduler = linear_schedule(optimizer, int(config.warmup_ratio * steps), steps)
     device = next(model.parameters()).device
     losses: list[float] = []
-    tick = time.perf_counter()
     model.train()
-    for step in range(steps):
+    for _ in range(steps):
         idx = _balanced_batch(labels, batch_size, generator)
         batch = collator([_inputs_only(features[int(i)]) for i in idx])
         emb = model.embed(**{k: v.to(device) for k, v in encoder_inputs(batch).items()})
@@ -150,10 +148,8 @@ def contrastive_stage(
         scheduler.step()
         optimizer.zero_grad()
         losses.append(float(loss.detach()))
-        if on_step is not None:
-            on_step(step + 1, losses[-1])
     model.eval()
-    return losses, time.perf_counter() - tick
+    return losses
 
 
 def pair_loss(embeddings: Tensor, labels: Tensor, weights: Tensor) -> Tensor:
@@ -233,7 +229,7 @@ def train_sentence_classifier(
     losses: list[float] = []
     tick = time.perf_counter()
     if regime == "contrastive" and config.contrastive_steps > 0:
-        losses, _ = contrastive_stage(model, used, y, w, config, collator, hook)
+        losses = contrastive_stage(model, used, y, w, config, collator, hook)
     embeddings = embed_features(model, used, collator, config.eval_batch_size)
     head_losses = fit_head(model, embeddings, y, w, config, hook)
     if regime != "finetune":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
@@ -192,20 +192,26 @@ class Student(ABC, Generic[SampleT, InputT, PredT]):
     ) -> TrainResult:
         """Train on encoded samples: end-to-end fine-tuning (TextStudent adds small-data
         regimes)."""
-
-        def score(model: Any) -> float:
-            self.model = model
-            return self.evaluate(dev).main_score
-
         self.model, result = run_training(
             self.model,
             features,
             config,
             Collator(self.tokenizer.pad_token_id or 0),
-            score if dev else None,
+            self._dev_scorer(dev),
             step_weights,
         )
         return result
+
+    def _dev_scorer(self, dev: list[SampleT]) -> Callable[[Any], float] | None:
+        """What training calls to score a model on `dev` (None without a dev set)."""
+        if not dev:
+            return None
+
+        def score(model: Any) -> float:
+            self.model = model
+            return self.evaluate(dev).main_score
+
+        return score
 
     def predict(self, inputs: Sequence[InputT]) -> list[PredT]:
         """The predicted label (or tag tuple) of each input."""
@@ -310,18 +316,13 @@ class TextStudent(Student[TextSample, str, str]):
         anchors = self._tokenize(self.labels) if config.label_anchors else []
         for i, anchor in enumerate(anchors):
             anchor["labels"] = i
-
-        def score(model: Any) -> float:
-            self.model = model
-            return self.evaluate(dev).main_score
-
         self.model, result = train_sentence_classifier(
             self.model,
             features,
             anchors,
             config,
             Collator(self.tokenizer.pad_token_id or 0),
-            score if dev else None,
+            self._dev_scorer(dev),
             step_weights,
         )
         return result
