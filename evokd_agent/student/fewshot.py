@@ -141,6 +141,9 @@ def contrastive_stage(
                 logits = model.head(emb.detach())
             w = step_weights(logits, y, w, idx).to(w)
         loss = pair_loss(F.normalize(emb, dim=-1), y, w)
+        if not loss.requires_grad:  # every pair weighs 0 (LLKD selected none): nothing to learn
+            losses.append(0.0)
+            continue
         loss.backward()  # type: ignore[no-untyped-call]
         if config.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(model.encoder.parameters(), config.max_grad_norm)

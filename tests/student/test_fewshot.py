@@ -154,3 +154,13 @@ def test_packaged_minilm_pooling_is_mean_and_normalised() -> None:
 
     pooling = read_pooling(packaged_minilm_dir())
     assert (pooling.mode, pooling.normalize) == ("mean", True)
+
+
+def test_a_step_whose_every_weight_is_zero_is_skipped(tiny_model_dir: Path) -> None:
+    def drop_all(logits: Tensor, labels: Tensor, weights: Tensor, index: Tensor) -> Tensor:
+        return torch.zeros_like(weights)
+
+    config = replace(SMALL, regime="contrastive", label_anchors=False)
+    student = TextStudent.create(["a", "b"], tiny_model_dir, seed=0)
+    result = student.train(PAIRS, config=config, step_weights=drop_all)  # used to raise
+    assert result.regime == "contrastive"
