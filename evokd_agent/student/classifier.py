@@ -17,9 +17,9 @@ from torch import Tensor
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from evokd_agent.student.pooling import Pooling
+from evokd_agent.student.train import MODEL_KEYS
 
 HEAD_FILE = "evokd_head.safetensors"
-_ENCODER_KEYS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class SentenceClassifier(torch.nn.Module):
@@ -85,7 +85,7 @@ class SentenceClassifier(torch.nn.Module):
 
 def encoder_inputs(batch: dict[str, Tensor]) -> dict[str, Tensor]:
     """The keys of a collated batch that the encoder takes."""
-    return {k: v for k, v in batch.items() if k in _ENCODER_KEYS}
+    return {k: v for k, v in batch.items() if k in MODEL_KEYS}
 
 
 def _write_sentence_transformers_files(out: Path, pooling: Pooling, dimension: int) -> None:

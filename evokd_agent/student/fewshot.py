@@ -34,6 +34,7 @@ from torch import Tensor
 from evokd_agent.student.classifier import SentenceClassifier, encoder_inputs
 from evokd_agent.student.config import TrainConfig, TrainResult
 from evokd_agent.student.train import (
+    MODEL_KEYS,
     Collator,
     Features,
     StepWeights,
@@ -198,9 +199,8 @@ def _balanced_batch(labels: Tensor, size: int, generator: torch.Generator) -> Te
 
 
 def _inputs_only(feature: Features) -> Features:
-    return {
-        k: v for k, v in feature.items() if k in ("input_ids", "attention_mask", "token_type_ids")
-    }
+    """The model inputs alone: anchors carry no weight or index, so a mixed batch collates."""
+    return {k: v for k, v in feature.items() if k in MODEL_KEYS}
 
 
 def train_sentence_classifier(

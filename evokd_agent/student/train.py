@@ -31,7 +31,8 @@ weights pseudo-labelled samples this way, from the student's state at that very 
 
 log = logging.getLogger(__name__)
 
-_MODEL_KEYS = ("input_ids", "attention_mask", "token_type_ids")
+MODEL_KEYS = ("input_ids", "attention_mask", "token_type_ids")
+"""The encoded-sample keys a transformers encoder takes."""
 
 
 class Collator:
@@ -43,7 +44,7 @@ class Collator:
     def __call__(self, features: Sequence[Features]) -> dict[str, Tensor]:
         longest = max(len(f["input_ids"]) for f in features)
         batch: dict[str, Tensor] = {}
-        for key, pad in zip(_MODEL_KEYS, (self.pad_id, 0, 0), strict=True):
+        for key, pad in zip(MODEL_KEYS, (self.pad_id, 0, 0), strict=True):
             if key in features[0]:
                 batch[key] = torch.tensor(
                     [f[key] + [pad] * (longest - len(f[key])) for f in features]
@@ -151,7 +152,7 @@ def run_training(
             labels = batch.pop("labels")
             weights = batch.pop("weights")
             index = batch.pop("index", None)
-            logits = model(**{k: v for k, v in batch.items() if k in _MODEL_KEYS}).logits
+            logits = model(**{k: v for k, v in batch.items() if k in MODEL_KEYS}).logits
             if step_weights is not None and index is not None:
                 weights = step_weights(logits.detach(), labels, weights, index).to(weights)
             loss = weighted_loss(logits, labels, weights)
