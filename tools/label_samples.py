@@ -6,7 +6,7 @@ from typing import Any
 
 from evokd_agent.agent import ToolRetry, tool
 from evokd_agent.methods.context import DistillContext
-from evokd_agent.methods.steps import label_candidates
+from evokd_agent.methods.labelling import label_candidates
 
 
 @tool

@@ -19,8 +19,8 @@ from evokd_agent.methods.confidence import (
     ner_from_votes,
 )
 from evokd_agent.methods.context import DistillContext
+from evokd_agent.methods.labelling import label_request
 from evokd_agent.methods.parsing import parse_entities, parse_label
-from evokd_agent.methods.steps import label_request
 from evokd_agent.teacher.request import ChatResult
 
 T = TypeVar("T")

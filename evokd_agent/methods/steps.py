@@ -1,4 +1,4 @@
-"""The teacher's part of each method: analyse weaknesses, write inputs, label them.
+"""The teacher's part of each method: analyse weaknesses and write inputs (labels: `labelling`).
 
 Tools and baselines call these; each returns what it produced and leaves filtering decisions in
 the samples log (accepted or rejected, and why).
@@ -10,11 +10,11 @@ import html
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from evokd_agent.methods.context import Candidate, DistillContext, Kind, Sample, sample_text
-from evokd_agent.methods.parsing import parse_entities, parse_label, parse_texts
+from evokd_agent.methods.parsing import parse_texts
 from evokd_agent.prompting import Step
 from evokd_agent.student.data import NerSample, TextSample
 from evokd_agent.student.ner import bio_entities
@@ -58,7 +58,7 @@ def _json_format(ctx: DistillContext, schema: dict[str, Any]) -> dict[str, Any] 
     return {"type": "json_object", "schema": schema}
 
 
-def _request(
+def teacher_request(
     ctx: DistillContext,
     messages: list[dict[str, str]],
     *,
@@ -127,7 +127,7 @@ class StepReport:
     """The analysis text (analysis step only)."""
 
 
-def _failed(result: ChatResult) -> StepReport:
+def failed_report(result: ChatResult) -> StepReport:
     error = result.error
     return StepReport(
         ok=False,
@@ -136,7 +136,7 @@ def _failed(result: ChatResult) -> StepReport:
     )
 
 
-def _bump(report: StepReport, reason: str) -> None:
+def count_rejection(report: StepReport, reason: str) -> None:
     report.rejected[reason] = report.rejected.get(reason, 0) + 1
 
 
@@ -152,7 +152,7 @@ async def analyze_weakness(ctx: DistillContext, max_tokens: int = 200) -> StepRe
     )
     messages = _trimmed(ctx, [*conversation, {"role": "user", "content": user}])
     result = await ctx.generator.complete(
-        _request(
+        teacher_request(
             ctx,
             messages,
             step="analyze",
@@ -163,7 +163,7 @@ async def analyze_weakness(ctx: DistillContext, max_tokens: int = 200) -> StepRe
         )
     )
     if not result.ok or not result.text:
-        return _failed(result)
+        return failed_report(result)
     conversation += [
         {"role": "user", "content": user},
         {"role": "assistant", "content": result.text},
@@ -203,7 +203,7 @@ async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> Step
         )
         messages = _trimmed(ctx, [*conversation, {"role": "user", "content": user}])
         requests.append(
-            _request(
+            teacher_request(
                 ctx,
                 messages,
                 step="generate",
@@ -244,7 +244,7 @@ async def write_variants(
     first = ctx.state.round * _ROUND_STRIDE
     plan = [(job, first + k) for job in jobs for k in range(int(job["n"]))]
     requests = [
-        _request(
+        teacher_request(
             ctx,
             [{"role": "user", "content": ctx.prompts.render(step, **job)}],
             step=step,
@@ -268,13 +268,13 @@ async def write_variants(
 def _written_text(report: StepReport, result: ChatResult) -> str | None:
     """The text of a one-input generation reply, or None with the failure counted."""
     if not result.ok:
-        failed = _failed(result)
+        failed = failed_report(result)
         report.budget_exhausted |= failed.budget_exhausted
-        _bump(report, "budget" if failed.budget_exhausted else "teacher_error")
+        count_rejection(report, "budget" if failed.budget_exhausted else "teacher_error")
         return None
     texts = parse_texts(result.text, ("text",)).get("text", [])
     if not texts:
-        _bump(report, "reply_not_json")
+        count_rejection(report, "reply_not_json")
         return None
     return texts[0]
 
@@ -294,158 +294,10 @@ def _offer(
     reason = ctx.hygiene.check_text(text, extra=seen)
     provenance = {"round": ctx.state.round + 1, "kind": kind, "prompt_id": prompt_id}
     if reason is not None:
-        _bump(report, reason)
+        count_rejection(report, reason)
         ctx.record_sample(
             {**provenance, "text": text, "stage": "generated", "accepted": False, "reason": reason}
         )
         return
     report.accepted += 1
     ctx.state.candidates.append(Candidate(text, kind, ctx.state.round + 1, prompt_id, label_hint))
-
-
-def _fewshot(ctx: DistillContext, limit: int = 8) -> str:
-    return "\n".join(f"- {describe(s)}" for s in list(ctx.seeds)[:limit])
-
-
-def label_request(ctx: DistillContext, text: str, *, logprobs: bool = False) -> ChatRequest:
-    """The separate labelling call for one input (with logprobs for confidence scores)."""
-    spec = ctx.spec
-    if spec.task == "classification":
-        schema: dict[str, Any] = {
-            "type": "object",
-            "properties": {"label": {"type": "string", "enum": list(spec.labels)}},
-            "required": ["label"],
-        }
-        max_tokens = 24
-    else:
-        entity = {
-            "type": "object",
-            "properties": {"text": {"type": "string"}, "type": {"enum": list(spec.labels)}},
-            "required": ["text", "type"],
-        }
-        schema = {
-            "type": "object",
-            "properties": {"entities": {"type": "array", "items": entity}},
-            "required": ["entities"],
-        }
-        max_tokens = 160
-    prompt = ctx.prompts.render(
-        "label",
-        task_description=spec.description,
-        label_list=spec.label_list(),
-        label_names=", ".join(spec.labels),
-        examples=_fewshot(ctx),
-        text=text,
-    )
-    request = _request(
-        ctx,
-        [{"role": "user", "content": prompt}],
-        step="label",
-        phase="labelling",
-        max_tokens=max_tokens,
-        temperature=0.0,
-        schema=schema,
-    )
-    if logprobs:
-        return replace(request, logprobs=True, top_logprobs=10)
-    return request
-
-
-async def label_candidates(
-    ctx: DistillContext, *, keep_hints: bool = False
-) -> tuple[StepReport, list[Sample]]:
-    """Label every pending candidate in a separate call; return the accepted samples.
-
-    With `keep_hints` (AugGPT: a rewrite keeps its seed's label), classification candidates
-    carrying a `label_hint` take it without a teacher call; NER hints name entities, not
-    where they are, so NER candidates are always labelled.
-    """
-    candidates, ctx.state.candidates = ctx.state.candidates, []
-    report = StepReport(ok=True)
-    accepted: list[Sample] = []
-    if keep_hints and ctx.spec.task == "classification":
-        for cand in candidates:
-            if cand.label_hint is not None:
-                _keep_hint(ctx, report, accepted, cand, cand.label_hint)
-        candidates = [c for c in candidates if c.label_hint is None]
-    requests = [label_request(ctx, c.text) for c in candidates]
-    results = await ctx.generator.run(requests, desc="labelling") if requests else []
-    for cand, result in zip(candidates, results, strict=True):
-        report.produced += 1
-        row: dict[str, Any] = {
-            "round": cand.round,
-            "kind": cand.kind,
-            "prompt_id": cand.prompt_id,
-            "label_prompt_id": result.request.template_version,
-            "text": cand.text,
-            "stage": "labelled",
-            "teacher_confidence": None,
-            "cached": result.cached,
-        }
-        if not result.ok:
-            failed = _failed(result)
-            report.budget_exhausted |= failed.budget_exhausted
-            reason = "budget" if failed.budget_exhausted else "teacher_error"
-            _bump(report, reason)
-            ctx.record_sample({**row, "accepted": False, "reason": reason, "error": failed.error})
-            continue
-        sample, reason = _to_sample(ctx, cand.text, result.text)
-        if sample is None:
-            _bump(report, reason)
-            ctx.record_sample({**row, "accepted": False, "reason": reason, "reply": result.text})
-            continue
-        if isinstance(sample, TextSample):
-            row["label"] = sample.label
-        else:
-            row |= {"tokens": list(sample.tokens), "tags": list(sample.tags)}
-        ctx.hygiene.accept(cand.text)
-        ctx.record_sample({**row, "accepted": True, "reason": None})
-        report.accepted += 1
-        accepted.append(sample)
-    report.ok = report.accepted > 0 or not report.budget_exhausted
-    return report, accepted
-
-
-def _keep_hint(
-    ctx: DistillContext, report: StepReport, accepted: list[Sample], cand: Candidate, label: str
-) -> None:
-    report.produced += 1
-    row: dict[str, Any] = {
-        "round": cand.round,
-        "kind": cand.kind,
-        "prompt_id": cand.prompt_id,
-        "label_prompt_id": None,
-        "label_source": "hint",
-        "text": cand.text,
-        "stage": "labelled",
-        "teacher_confidence": None,
-    }
-    reason = ctx.hygiene.check_label(label)
-    if reason is not None:
-        _bump(report, reason)
-        ctx.record_sample({**row, "accepted": False, "reason": reason, "label_hint": label})
-        return
-    ctx.hygiene.accept(cand.text)
-    ctx.record_sample({**row, "label": label, "accepted": True, "reason": None})
-    report.accepted += 1
-    accepted.append(TextSample(cand.text, label))
-
-
-def _to_sample(ctx: DistillContext, text: str, reply: str | None) -> tuple[Sample | None, str]:
-    spec = ctx.spec
-    if spec.task == "classification":
-        label = parse_label(reply, spec.labels)
-        if label is None:
-            return None, "reply_not_json"
-        reason = ctx.hygiene.check_label(label)
-        if reason is not None:
-            return None, reason
-        return TextSample(text, label), ""
-    entities = parse_entities(reply)
-    if entities is None:
-        return None, "reply_not_json"
-    aligned = ctx.hygiene.align(split_words(text), entities)
-    if isinstance(aligned, str):
-        return None, aligned
-    tokens, tags = aligned
-    return NerSample(tuple(tokens), tuple(tags)), ""

@@ -26,14 +26,9 @@ from pydantic import ValidationError
 from evokd_agent import cli
 from evokd_agent.methods import confidence
 from evokd_agent.methods.context import Candidate, DistillContext, TaskSpec
+from evokd_agent.methods.labelling import label_candidates, label_request
 from evokd_agent.methods.scoring import score_texts
-from evokd_agent.methods.steps import (
-    analyze_weakness,
-    generate_inputs,
-    label_candidates,
-    label_request,
-    write_variants,
-)
+from evokd_agent.methods.steps import analyze_weakness, generate_inputs, write_variants
 from evokd_agent.prompting import PromptSet
 from evokd_agent.run.config import BASE_DIR_KEY, load_run_config
 from evokd_agent.run.hygiene import Hygiene
