@@ -107,6 +107,13 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _cached_note(s: RunSummary) -> str:
+    cached = s.cached_prompt_tokens
+    if not cached:
+        return ""
+    return f" ({_n(cached)} prompt tokens from the provider's prefix cache, counted in full)"
+
+
 def report_blocks(s: RunSummary) -> list[Block]:
     """The report's content, independent of the output format."""
     c = s.config
@@ -139,7 +146,7 @@ def report_blocks(s: RunSummary) -> list[Block]:
                     f"Best dev F1: {_f(s.best.dev_f1)} at round {s.best.round} "
                     f"({_n(s.best.tokens_spent)} tokens){_test(s.best.test_f1, 'test F1 there')}",
                     f"Final dev F1: {_f(s.final.dev_f1)}{_test(s.final.test_f1, 'final test F1')}",
-                    f"Teacher tokens spent: {_n(s.tokens_spent)}{budget}",
+                    f"Teacher tokens spent: {_n(s.tokens_spent)}{budget}{_cached_note(s)}",
                 ]
             )
         )
@@ -167,8 +174,16 @@ def report_blocks(s: RunSummary) -> list[Block]:
         blocks += [
             Heading(2, "Tokens by phase"),
             Table(
-                ["phase", "tokens", "share"],
-                [[p, _n(t), f"{100 * t / total:.1f}%"] for p, t in s.tokens_by_phase.items()],
+                ["phase", "tokens", "share", "cached prompt tokens"],
+                [
+                    [p, _n(t), f"{100 * t / total:.1f}%", _n(s.cached_by_phase.get(p, 0))]
+                    for p, t in s.tokens_by_phase.items()
+                ],
+            ),
+            Paragraph(
+                "Cached prompt tokens: the prompt tokens the provider served from its prefix "
+                "cache (usage.prompt_tokens_details.cached_tokens); they are part of the tokens "
+                "and count in the budget in full."
             ),
         ]
     blocks += _sample_blocks(s)

@@ -48,6 +48,14 @@ class RunSummary:
     per_class: Sequence[ClassScore] = field(default_factory=tuple)
     errors: Sequence[tuple[str, str, int]] = field(default_factory=tuple)
     """(gold, predicted, count) of the best round's dev confusions, most frequent first."""
+    cached_by_phase: Mapping[str, int] = field(default_factory=dict)
+    """Prompt tokens per phase the provider served from its prefix cache (inside
+    `tokens_by_phase`: they count in the budget in full)."""
+
+    @property
+    def cached_prompt_tokens(self) -> int:
+        """Prompt tokens the provider served from its prefix cache, over the whole run."""
+        return sum(self.cached_by_phase.values())
 
     @property
     def budget(self) -> int | None:
@@ -78,7 +86,8 @@ def summarize(
     best = best_round(rounds)
     final = rounds[-1] if rounds else None
     spent = max(final.tokens_spent if final else 0, state.tokens_spent)
-    by_phase = _ledger_phases(ledger) or (dict(final.tokens_by_phase) if final else {})
+    by_phase, cached = _ledger_phases(ledger)
+    by_phase = by_phase or (dict(final.tokens_by_phase) if final else {})
     accepted: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
@@ -103,6 +112,7 @@ def summarize(
         rejections=dict(reasons.most_common()),
         per_class=per_class_scores(best.dev) if best else (),
         errors=confusions(best.dev) if best else (),
+        cached_by_phase=cached,
     )
 
 
@@ -113,20 +123,35 @@ def _phase_order(samples: Sequence[SampleRecord]) -> Any:
     return lambda phase: first[phase]
 
 
-def _ledger_phases(ledger: Mapping[str, Any] | None) -> dict[str, int]:
-    """Tokens per phase from a saved `TokenLedger.to_dict()`."""
-    out: dict[str, int] = {}
+# The fields of a ledger row charged to the budget (`Spend.total`).
+_CHARGED = ("prompt_tokens", "completion_tokens", "unconfirmed_tokens", "replayed_tokens")
+
+
+def _ledger_phases(ledger: Mapping[str, Any] | None) -> tuple[dict[str, int], dict[str, int]]:
+    """(tokens, prefix-cached prompt tokens) per phase from a saved `TokenLedger.to_dict()`."""
+    tokens: dict[str, int] = {}
+    cached: dict[str, int] = {}
     rows = ledger.get("spend", []) if isinstance(ledger, Mapping) else []
     for row in rows if isinstance(rows, list) else []:
         if not isinstance(row, Mapping):
             continue
-        tokens = sum(
-            int(row.get(k) or 0)
-            for k in ("prompt_tokens", "completion_tokens", "unconfirmed_tokens")
-        )
         phase = str(row.get("phase", "other"))
-        out[phase] = out.get(phase, 0) + tokens
-    return out
+        tokens[phase] = tokens.get(phase, 0) + sum(int(row.get(k) or 0) for k in _CHARGED)
+        # Rows of ledgers written before prompt caching was read have no such field: 0.
+        cached[phase] = cached.get(phase, 0) + int(row.get("cached_prompt_tokens") or 0)
+    return tokens, cached
+
+
+def cached_prompt_tokens(ledger: Mapping[str, Any] | None) -> int:
+    """Prompt tokens the provider served from its prefix cache, from a saved ledger (0 for a
+    ledger written before they were recorded)."""
+    return sum(_ledger_phases(ledger)[1].values())
+
+
+def accepted_samples(samples: Sequence[SampleRecord]) -> int:
+    """New samples that joined the training data: teacher-labelled ones (and EDA's edits);
+    the seeds, and re-scores of samples already counted ("batch"), are not new."""
+    return sum(s.accepted and s.phase not in ("seed", "batch") for s in samples)
 
 
 def per_class_scores(metrics: Mapping[str, Any]) -> list[ClassScore]:

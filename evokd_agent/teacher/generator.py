@@ -2,7 +2,9 @@
 
 Per request: cache lookup (a hit costs nothing) -> rate limits -> budget reservation (worst case)
 -> one attempt under the concurrency cap and a total timeout -> reconcile the reservation with
-the server's usage -> cache the answer -> log it. Failed attempts are retried by `RetryPolicy`.
+the server's usage (prompt tokens served from the provider's prefix cache, reported in
+`usage.prompt_tokens_details.cached_tokens`, are recorded apart) -> cache the answer -> log it.
+Failed attempts are retried by `RetryPolicy`.
 
 What comes back, and when the generator gives up:
 - Per-item failures (retries exhausted, a 4xx the request caused, a malformed body, timeouts)
@@ -307,9 +309,11 @@ class ChatGenerator:
 
     def _reconcile(self, res: Reservation, completion: ChatCompletion, prompt: int) -> Usage:
         reported = completion.usage
+        cached = 0
         if reported is not None and reported.prompt_tokens is not None:
             p = int(reported.prompt_tokens or 0)
             c = int(reported.completion_tokens or 0)
+            cached = cached_prompt_tokens(completion)
             source = "server"
             if prompt > 0 and p > prompt:
                 # The server's tokenizer counts more than ours: reserve more from now on.
@@ -318,7 +322,7 @@ class ChatGenerator:
         else:
             p, c = prompt, self.counter.count_completion(completion)
             source = "estimate"
-        over = self.ledger.commit(res, p, c)
+        over = self.ledger.commit(res, p, c, cached)
         if over:
             self.log.warning(
                 "teacher.usage_over_reservation",
@@ -327,7 +331,7 @@ class ChatGenerator:
                 completion_tokens=c,
                 over=over,
             )
-        return Usage(p, c, res.tokens, source)  # type: ignore[arg-type]
+        return Usage(p, c, res.tokens, source, cached)  # type: ignore[arg-type]
 
     # --- results without a request -----------------------------------------------------------
     def _cached(
@@ -339,15 +343,18 @@ class ChatGenerator:
         log: FilteringBoundLogger,
     ) -> ChatResult:
         reported = completion.usage
+        cached = 0
         if reported is not None:
             p, c = int(reported.prompt_tokens or 0), int(reported.completion_tokens or 0)
+            cached = cached_prompt_tokens(completion)
         else:
             p = self.counter.count_request(request)
             c = self.counter.count_completion(completion)
-        self.ledger.record_cache_hit(request.phase, request.round, p + c)
-        result = ChatResult(
-            index, request, response=completion, usage=Usage(p, c, 0, "cache"), cached=True
-        )
+        # The stored usage is the original purchase's: the ledger decides whether this replay
+        # counts it (a resumed run) or not (a free hit), so nothing is counted twice.
+        self.ledger.record_cache_hit(request.phase, request.round, p + c, cached)
+        usage = Usage(p, c, 0, "cache", cached)
+        result = ChatResult(index, request, response=completion, usage=usage, cached=True)
         self._log_result(log, result, key)
         return result
 
@@ -392,6 +399,7 @@ class ChatGenerator:
             "status": "cached" if result.cached else "ok" if error is None else error.kind,
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
+            "cached_prompt_tokens": usage.cached_prompt_tokens,
             "reserved": usage.reserved,
             "usage_source": usage.source,
             "latency_ms": round(result.latency * 1000.0, 2),
@@ -410,6 +418,23 @@ class ChatGenerator:
             log.info("teacher.request", **fields)
         else:
             log.warning("teacher.request", **fields)
+
+
+def cached_prompt_tokens(completion: ChatCompletion) -> int:
+    """Prompt tokens the server says it served from its prefix cache
+    (`usage.prompt_tokens_details.cached_tokens`, as OpenAI and vLLM report them); 0 when the
+    field is absent, null or not a count. Never more than the prompt tokens."""
+    usage = completion.usage
+    details = getattr(usage, "prompt_tokens_details", None)
+    # A body read leniently (`parse_completion`) may keep the details as a plain dict.
+    value = details.get("cached_tokens") if isinstance(details, dict) else None
+    if value is None:
+        value = getattr(details, "cached_tokens", None)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    prompt = getattr(usage, "prompt_tokens", None)
+    limit = int(prompt) if isinstance(prompt, int | float) else 0
+    return max(0, min(int(value), limit))
 
 
 async def _with_timeout(awaitable: Awaitable[T], seconds: float) -> T:

@@ -6,6 +6,11 @@ honours max_tokens cannot push spend past the budget. Spend the server reports a
 is still recorded truthfully (and counted in `overruns`). Attempts whose cost is unknown (timed out
 or dropped after sending, unreadable body) are charged at their reservation: a hard budget must
 assume the server billed them.
+
+Prompt caching: servers that serve part of a prompt from their prefix cache (OpenAI, vLLM's
+automatic prefix caching) report it as `usage.prompt_tokens_details.cached_tokens`. The ledger
+reports that share apart (`cached_prompt_tokens`) but still counts it in full against the budget:
+the budget is prompt + completion tokens, whatever a provider charges for cached ones.
 """
 
 from __future__ import annotations
@@ -56,10 +61,16 @@ class Spend:
     requests: int = 0
     """Requests answered by the server (billed)."""
     prompt_tokens: int = 0
+    """Prompt tokens the server reported (or we counted), cached ones included."""
     completion_tokens: int = 0
+    """Completion tokens the server reported (or we counted)."""
+    cached_prompt_tokens: int = 0
+    """The share of the prompt tokens (of `replayed_tokens` for replayed answers) the server
+    served from its prefix cache; already inside those counts, so not added to `total`."""
     unconfirmed_tokens: int = 0
     """Worst case charged for attempts whose real cost is unknown (timeouts, dropped, garbled)."""
     cache_hits: int = 0
+    """Answers served from our own response cache (nothing sent)."""
     cache_saved_tokens: int = 0
     """Tokens the cached answers cost when they were first paid for."""
     replayed_tokens: int = 0
@@ -67,6 +78,7 @@ class Spend:
 
     @property
     def total(self) -> int:
+        """Tokens charged against the budget (cached prompt tokens count in full)."""
         return (
             self.prompt_tokens
             + self.completion_tokens
@@ -112,6 +124,12 @@ class BudgetStatus:
         return (
             f"{self.spent} of {budget} tokens spent{left}"
             + (f" ({phases})" if phases else "")
+            + (
+                f"; {self.total.cached_prompt_tokens} prompt tokens served from the provider's "
+                "prefix cache (counted in full)"
+                if self.total.cached_prompt_tokens
+                else ""
+            )
             + f"; {self.total.requests} requests, {self.total.cache_hits} cache hits saving "
             f"{self.total.cache_saved_tokens} tokens"
             + ("; budget exhausted" if self.exhausted else "")
@@ -216,8 +234,17 @@ class TokenLedger:
         return res
 
     # --- settling ----------------------------------------------------------------------------
-    def commit(self, res: Reservation, prompt_tokens: int, completion_tokens: int) -> int:
-        """Replace the reservation by the real usage; returns tokens used beyond the reservation."""
+    def commit(
+        self,
+        res: Reservation,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_prompt_tokens: int = 0,
+    ) -> int:
+        """Replace the reservation by the real usage; returns tokens used beyond the reservation.
+
+        `cached_prompt_tokens` (the server's prefix-cache hits) is reported apart, and is part
+        of `prompt_tokens`: the budget is charged the whole prompt."""
         used = prompt_tokens + completion_tokens
         with self._lock:
             self._settle(res)
@@ -225,6 +252,7 @@ class TokenLedger:
             spend.requests += 1
             spend.prompt_tokens += prompt_tokens
             spend.completion_tokens += completion_tokens
+            spend.cached_prompt_tokens += _share(cached_prompt_tokens, prompt_tokens)
             self._spent += used
             over = max(0, used - res.tokens)
             if over:
@@ -246,14 +274,21 @@ class TokenLedger:
             self._settle(res)
         self._notify()
 
-    def record_cache_hit(self, phase: Phase, round: int, saved_tokens: int) -> None:
+    def record_cache_hit(
+        self, phase: Phase, round: int, saved_tokens: int, cached_prompt_tokens: int = 0
+    ) -> None:
         """Count an answer served from the cache: 0 tokens spent and `saved_tokens` saved, or,
-        with `charge_cache_hits`, `saved_tokens` charged as replayed spend."""
+        with `charge_cache_hits`, `saved_tokens` charged as replayed spend.
+
+        `cached_prompt_tokens`: the provider's prefix-cache share when the answer was first paid
+        for. Only a charged replay counts it (once: a resumed run's ledger starts empty and the
+        replay stands in for the original purchase); a free hit adds nothing."""
         with self._lock:
             spend = self._bucket(phase, round)
             spend.cache_hits += 1
             if self.charge_cache_hits:
                 spend.replayed_tokens += saved_tokens
+                spend.cached_prompt_tokens += _share(cached_prompt_tokens, saved_tokens)
                 self._spent += saved_tokens
             else:
                 spend.cache_saved_tokens += saved_tokens
@@ -311,10 +346,17 @@ class TokenLedger:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        """Settled spend as JSON-able data (outstanding reservations are not persisted)."""
+        """Settled spend as JSON-able data (outstanding reservations are not persisted): the
+        budget, the sum over all rows (`total`, read by reports only) and one row per (phase,
+        round) in `spend`."""
         with self._lock:
+            total = Spend()
+            for spend in self._spend.values():
+                total.add(spend)
             return {
                 "budget": self.budget,
+                "spent": self._spent,
+                "total": asdict(total),
                 "spend": [
                     {"phase": phase, "round": round, **asdict(spend)}
                     for (phase, round), spend in sorted(self._spend.items())
@@ -331,6 +373,11 @@ class TokenLedger:
             ledger._bucket(str(row["phase"]), int(row["round"])).add(spend)
             ledger._spent += spend.total
         return ledger
+
+
+def _share(part: int, whole: int) -> int:
+    """`part` clamped to 0..`whole`: a cached share never exceeds the tokens it is a share of."""
+    return max(0, min(int(part), int(whole)))
 
 
 def _wake(fut: asyncio.Future[None]) -> None:

@@ -84,11 +84,16 @@ class Usage:
     """Tokens one request cost (or, for a cache hit, would have cost)."""
 
     prompt_tokens: int = 0
+    """Prompt tokens, cached ones included."""
     completion_tokens: int = 0
+    """Completion tokens."""
     reserved: int = 0
     """Worst case reserved before sending (0 for cache hits)."""
     source: Literal["server", "estimate", "cache", "none"] = "none"
     """Where the counts come from: the server's `usage`, a local tiktoken count, the cache."""
+    cached_prompt_tokens: int = 0
+    """Share of `prompt_tokens` the server served from its prefix cache
+    (`usage.prompt_tokens_details.cached_tokens`); 0 when it does not say."""
 
     @property
     def total(self) -> int:

@@ -2,8 +2,9 @@
 
 Tests drive it through the real `openai` client, so everything between our code and the wire is
 exercised. Replies come from a script (consumed in order) or a handler function; each reply can be
-text, tool calls, logprobs, an HTTP error with Retry-After, a delay (for timeouts and latency), or
-a raw malformed body. The server counts requests, in-flight requests and their peak.
+text, tool calls, logprobs, scripted usage (prefix-cached prompt tokens included), an HTTP error
+with Retry-After, a delay (for timeouts and latency), or a raw malformed body. The server counts
+requests, in-flight requests and their peak.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class FakeReply:
     """(prompt_tokens, completion_tokens) to report; None estimates them from the text."""
     omit_usage: bool = False
     """Leave `usage` out of the response, as some servers do."""
+    cached_tokens: int | None = None
+    """Prompt tokens to report as served from a prefix cache, sent as
+    `usage.prompt_tokens_details.cached_tokens` (as OpenAI and vLLM do); None leaves it out."""
 
     @classmethod
     def text(cls, content: str, **kwargs: Any) -> FakeReply:
@@ -385,6 +389,8 @@ def _completion(body: dict[str, Any], reply: FakeReply) -> dict[str, Any]:
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
         }
+        if reply.cached_tokens is not None:
+            out["usage"]["prompt_tokens_details"] = {"cached_tokens": reply.cached_tokens}
     return out
 
 

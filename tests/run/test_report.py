@@ -68,9 +68,24 @@ def run(tmp_path: Path, config: RunConfig) -> RunStore:
         {
             "budget": config.budget_tokens,
             "spend": [
-                {"phase": "generation", "round": 1, "prompt_tokens": 400, "completion_tokens": 200},
+                {
+                    "phase": "generation",
+                    "round": 1,
+                    "prompt_tokens": 400,
+                    "completion_tokens": 200,
+                    "cached_prompt_tokens": 300,
+                },
+                # A row written before prompt caching was read: no cached_prompt_tokens field.
                 {"phase": "labelling", "round": 1, "prompt_tokens": 150, "completion_tokens": 5},
-                {"phase": "generation", "round": 2, "prompt_tokens": 100, "completion_tokens": 50},
+                {
+                    "phase": "generation",
+                    "round": 2,
+                    "prompt_tokens": 100,
+                    "completion_tokens": 50,
+                    "cached_prompt_tokens": 80,
+                },
+                # Answers a resumed run replayed from its cache are charged like new ones.
+                {"phase": "analysis", "round": 1, "replayed_tokens": 90, "cache_hits": 1},
             ],
         },
     )
@@ -92,8 +107,10 @@ def test_report_writes_a_png_markdown_and_html(run: RunStore) -> None:
     # Rejections counted by reason from samples.jsonl, most frequent first.
     assert re.search(r"\| label_not_in_set \| 3 \|.*\n\| duplicate_of_eval \| 2 \|", md)
     assert "| hard | 7 | 0 |" in md and "| easy | 0 | 6 |" in md
-    # Tokens by phase summed from the ledger.
-    assert "| generation | 750 |" in md and "| labelling | 155 |" in md
+    # Tokens by phase summed from the ledger, prefix-cached prompt tokens apart.
+    assert "| generation | 750 | 75.4% | 380 |" in md and "| labelling | 155 | 15.6% | 0 |" in md
+    assert "| analysis | 90 | 9.0% | 0 |" in md
+    assert "(380 prompt tokens from the provider's prefix cache, counted in full)" in md
     # The best round's per-class scores and its most frequent confusion.
     positive = best.dev["per_class_f1"]["positive"]
     assert f"| positive | {positive:.4f} | 50 |" in md
