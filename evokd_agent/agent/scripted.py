@@ -38,6 +38,10 @@ class ScriptedConfig:
     closing_step: str | None = "train_student"
     """Run even after exhaustion if still ahead in the current round, so that samples already
     paid for are trained on before `finish`."""
+    stop_on_retry: tuple[str, ...] = ()
+    """Tools whose retry outcome means there is nothing left to do (e.g. `score_confidence`
+    with its unlabeled pool used up): the rounds end at once, with `finish` given the tool's
+    message as its "reason" (when `finish_arguments` has one), instead of idling to the cap."""
 
     def __post_init__(self) -> None:
         if self.max_rounds < 0:
@@ -64,6 +68,7 @@ class ScriptedPolicy:
         self._plan = self._planned(list(prelude))
         self._exhausted = False
         self._finished = False
+        self._idle_reason: str | None = None
         self.round = 0
         """Current round (0 during the prelude)."""
         self._ahead: tuple[str, ...] = ()
@@ -71,7 +76,12 @@ class ScriptedPolicy:
     async def next_action(self, state: AgentState) -> Action:
         if self._finished:
             return Action.stop("scripted loop finished", source=self._source)
-        action = self._closing() if self._exhausted else next(self._plan, None) or self._finish()
+        if self._idle_reason is not None:
+            action = self._finish()
+        elif self._exhausted:
+            action = self._closing()
+        else:
+            action = next(self._plan, None) or self._finish()
         if action.tool == self.config.finish_tool:
             self._finished = True
         return action
@@ -79,6 +89,8 @@ class ScriptedPolicy:
     def observe(self, action: Action, outcome: ToolOutcome) -> None:
         if _says_exhausted(outcome.value, self.config.exhausted_key):
             self._exhausted = True
+        if outcome.status == "retry" and action.tool in self.config.stop_on_retry:
+            self._idle_reason = f"{action.tool} has nothing left to do: {outcome.content}"
 
     def _planned(self, prelude: list[Action]) -> Iterator[Action]:
         names = [a.tool or "" for a in prelude]
@@ -106,6 +118,8 @@ class ScriptedPolicy:
 
     def _finish(self) -> Action:
         arguments = dict(self.config.finish_arguments)
+        if self._idle_reason is not None and "reason" in arguments:
+            arguments["reason"] = self._idle_reason
         return Action(self.config.finish_tool, arguments, source=self._source)
 
 

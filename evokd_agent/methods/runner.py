@@ -135,6 +135,9 @@ def make_policy(config: RunConfig, registry: Any, ctx: DistillContext) -> Policy
         arguments=plan.arguments,
         finish_arguments={"reason": "scripted loop done"},
         exhausted_key="stop",
+        # LLKD with its pool used up: finish rather than retrain on the same data every round
+        # up to max_rounds (a bench raises that cap to spend the whole budget).
+        stop_on_retry=("score_confidence",),
     )
     scripted = ScriptedPolicy(scripted_config, plan.prelude)
     if config.method in SCRIPTED_ONLY and config.policy != "scripted":

@@ -10,6 +10,15 @@ do not depend on the budget nor the teacher: they run once per seed, under b0, w
 placeholder teacher URL (`NO_TEACHER`) so that no embedded or simulated teacher is started for
 them. A method the config cannot run
 (llkd without data.pool, full_shot without data.train) is skipped with the reason.
+
+Equal spend: without `--max-rounds`, every method that calls the teacher runs until its budget
+is spent. Its round cap is raised to `SAFETY_MAX_ROUNDS` (or the config's `max_rounds`, if
+higher), a safety stop only, and its early-stop rule is switched off (`stop.min_delta` 0,
+`stop.min_gain_per_1k_tokens` unset), so methods are compared at equal spend, not merely at
+equal budget. The run ends cleanly once the ledger refuses a request for lack of budget (the
+samples already paid for are trained on first). Methods without a teacher keep the config's
+`max_rounds` (seeds_only and full_shot train once; eda runs that many rounds). `--max-rounds N`
+instead caps every run at N rounds and keeps the config's early-stop rule.
 """
 
 from __future__ import annotations
@@ -37,6 +46,11 @@ DEFAULT_METHODS = ("evokd", "evokd_init", "llkd", "zerogen", "auggpt", "eda", "s
 """Methods that never call the teacher: one run per seed serves every budget."""
 NO_TEACHER = {"base_url": "http://127.0.0.1:9/v1", "model": "no-teacher"}
 """Teacher of the zero-token methods' runs: a discard-port URL, since no request is ever sent."""
+SAFETY_MAX_ROUNDS = 100
+"""Round cap of teacher methods in an equal-spend bench: far above what a budget buys (at 8
+samples a round, 100 rounds is 800 samples), it only stops a method that stopped spending."""
+EQUAL_SPEND_STOP = {"min_delta": 0.0, "min_gain_per_1k_tokens": None}
+"""Early-stop settings that never stop a run (see `StopRule`): the budget ends it."""
 CELL_CONFIG = "cell.yaml"
 CELL_RECORD = "bench.json"
 
@@ -62,7 +76,8 @@ class BenchSpec:
     teacher_model: str | None = None
     """Model name sent to an overriding URL teacher; None keeps the config's."""
     max_rounds: int | None = None
-    """Override of every run's `max_rounds`; None keeps the config's."""
+    """Round cap of every run, early stop as configured; None: equal spend (teacher methods
+    run until their budget is spent, see the module docstring)."""
     progress: bool | None = None
     """Progress bars of the runs (False: none; None: when stderr is a terminal)."""
 
@@ -221,6 +236,10 @@ def _cell(
     }
     if spec.max_rounds is not None:
         record["max_rounds"] = spec.max_rounds
+    elif method not in TEACHERLESS:
+        # Equal spend: the budget ends the run; the round cap is only a safety stop.
+        record["max_rounds"] = max(base.max_rounds, SAFETY_MAX_ROUNDS)
+        record["stop"] = {**record["stop"], **EQUAL_SPEND_STOP}
     if method in TEACHERLESS:
         # Never contacted: starting an embedded or simulated teacher would only cost time.
         record["teacher"] = {**record["teacher"], **NO_TEACHER, "simulated": None}
@@ -253,6 +272,9 @@ async def run_cell(cell: Cell, progress: bool | None = None) -> CellResult:
 
     if cell.skip is not None or cell.record is None:
         return CellResult(cell, "skipped", message=cell.skip or "")
+    changed = changed_rounds(cell)
+    if changed is not None:
+        return CellResult(cell, "failed", message=changed)
     done = finished_run(cell.directory)
     if done is not None:
         return CellResult(cell, "reused", done)
@@ -273,6 +295,32 @@ async def run_cell(cell: Cell, progress: bool | None = None) -> CellResult:
         cell.directory / CELL_RECORD, {"run_dir": outcome.run_dir.name, "wall_seconds": wall}
     )
     return CellResult(cell, "done", outcome.run_dir)
+
+
+# What decides when a run ends: a cell run under other values is not this bench's cell.
+_ROUND_KEYS = ("max_rounds", "stop")
+
+
+def changed_rounds(cell: Cell) -> str | None:
+    """Why the cell's earlier run (if any) cannot be reused or resumed: it was planned with
+    another round cap or early-stop rule (e.g. before equal spend), or None."""
+    path = cell.directory / CELL_CONFIG
+    if cell.record is None or not path.is_file():
+        return None
+    try:
+        before = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None  # unreadable: rewritten by this run
+    if not isinstance(before, dict):
+        return None
+    diff = [k for k in _ROUND_KEYS if before.get(k) != cell.record.get(k)]
+    if not diff:
+        return None
+    changes = "; ".join(f"{k} {before.get(k)} (now {cell.record.get(k)})" for k in diff)
+    return (
+        f"{cell.directory} was run with {changes}; use another --out, delete that folder, or "
+        "pass the --max-rounds it was run with"
+    )
 
 
 def cell_wall_seconds(directory: Path, run_dir: Path) -> float | None:
@@ -304,7 +352,7 @@ async def run_bench(spec: BenchSpec) -> list[CellResult]:
         else:
             say(f"{name}: done in {result.run_dir}")
         results.append(result)
-    write_bench_report(spec.out, results, seeds=spec.seeds)
+    write_bench_report(spec.out, results, seeds=spec.seeds, max_rounds=spec.max_rounds)
     return results
 
 

@@ -2,7 +2,10 @@
 
 Scores are those of each run's final student on the test split (final.json); a group of runs
 (data set, method, budget) reports their mean and sample standard deviation (n - 1; 0 for a
-single run). The plots show, per data set, one curve per method: the mean F1 of each round
+single run). Spend is reported beside them: tokens spent (ledger), the share of the budget,
+prompt tokens the provider served from its prefix cache (counted in the budget in full),
+accepted samples (samples.jsonl: new samples that joined the training data) and tokens per
+accepted sample. The plots show, per data set, one curve per method: the mean F1 of each round
 against the mean tokens spent by then (test F1 when every round was scored on test, else dev).
 """
 
@@ -21,7 +24,8 @@ from evokd_agent.run.bench import CellResult, cell_wall_seconds
 from evokd_agent.run.durable import write_text_atomic
 from evokd_agent.run.records import RoundMetrics
 from evokd_agent.run.report import Bullets, Heading, Image, Paragraph, Table, render_markdown
-from evokd_agent.run.store import RunStore
+from evokd_agent.run.store import LEDGER_FILE, RunStore
+from evokd_agent.run.summary import accepted_samples, cached_prompt_tokens
 from evokd_agent.teacher.simulated_config import SimulatedTeacherConfig
 
 TABLE_MD = "table.md"
@@ -46,9 +50,26 @@ class RunResult:
     scores: Mapping[str, float]
     """Final test scores: accuracy and macro_f1 (classification) or entity_f1 (NER)."""
     tokens_spent: int
+    """Teacher tokens the run spent (prompt + completion, cached prompt tokens included)."""
     wall_seconds: float | None
     rounds: Sequence[RoundMetrics]
     run_dir: Path
+    cached_prompt_tokens: int = 0
+    """Prompt tokens the provider served from its prefix cache (inside `tokens_spent`)."""
+    accepted: int = 0
+    """New samples that joined the training data (see `summary.accepted_samples`)."""
+    stop_reason: str | None = None
+    """Why the run ended (state.json)."""
+
+    @property
+    def budget_share(self) -> float | None:
+        """Tokens spent as a fraction of the budget; None for a method that spends none."""
+        return self.tokens_spent / self.budget if self.budget else None
+
+    @property
+    def tokens_per_accepted(self) -> float | None:
+        """Tokens spent per accepted sample; None without a teacher or without samples."""
+        return self.tokens_spent / self.accepted if self.budget and self.accepted else None
 
 
 @dataclass(frozen=True)
@@ -76,7 +97,18 @@ class GroupRow:
     scores: Mapping[str, Stat]
     """Test scores present in every run, by name."""
     tokens: float
+    """Mean tokens spent."""
     wall: float | None
+    """Mean wall seconds."""
+    budget_share: float | None = None
+    """Mean fraction of the budget spent; None for a method that spends none."""
+    cached: float = 0.0
+    """Mean prompt tokens served from the provider's prefix cache."""
+    accepted: float = 0.0
+    """Mean accepted samples."""
+    tokens_per_accepted: float | None = None
+    """All runs' tokens over all their accepted samples (a run with few samples does not
+    dominate, as it would in a mean of ratios); None without a teacher or samples."""
 
 
 def describe_teacher(teacher: Mapping[str, Any]) -> str:
@@ -128,6 +160,9 @@ def load_result(result: CellResult) -> RunResult | None:
         wall_seconds=cell_wall_seconds(cell.directory, result.run_dir) or _recorded_wall(rounds),
         rounds=rounds,
         run_dir=result.run_dir,
+        cached_prompt_tokens=cached_prompt_tokens(store.read_json(LEDGER_FILE)),
+        accepted=accepted_samples(store.read_samples()),
+        stop_reason=store.read_state().stop_reason,
     )
 
 
@@ -151,6 +186,8 @@ def aggregate(runs: Sequence[RunResult]) -> list[GroupRow]:
                 if stat is not None:
                     scores[name] = stat
         walls = [m.wall_seconds for m in members if m.wall_seconds is not None]
+        shares = [m.budget_share for m in members if m.budget_share is not None]
+        accepted = sum(m.accepted for m in members)
         rows.append(
             GroupRow(
                 dataset=dataset,
@@ -161,6 +198,12 @@ def aggregate(runs: Sequence[RunResult]) -> list[GroupRow]:
                 scores=scores,
                 tokens=statistics.fmean(m.tokens_spent for m in members),
                 wall=statistics.fmean(walls) if walls else None,
+                budget_share=statistics.fmean(shares) if shares else None,
+                cached=statistics.fmean(m.cached_prompt_tokens for m in members),
+                accepted=statistics.fmean(m.accepted for m in members),
+                tokens_per_accepted=sum(m.tokens_spent for m in members) / accepted
+                if budget and accepted
+                else None,
             )
         )
     return rows
@@ -175,6 +218,36 @@ def _budget(budget: int) -> str:
     return f"{budget:,}" if budget else "– (0 tokens)"
 
 
+def _opt(value: float | None, fmt: str) -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def rounds_note(max_rounds: int | None) -> str:
+    """How the bench's runs were allowed to end, for the table's notes."""
+    if max_rounds is None:
+        return (
+            "Equal spend: each method that calls the teacher ran until its budget was spent "
+            "(early stop off; a round cap of max(100, the config's max_rounds) only as a safety "
+            "stop); seeds_only, full_shot and eda ran as configured."
+        )
+    return (
+        f"At most {max_rounds} round(s) per run (--max-rounds), early stop as configured: "
+        "budgets are equal, spending need not be (see '% of budget')."
+    )
+
+
+def unspent_runs(runs: Sequence[RunResult], limit: int = 10) -> list[str]:
+    """Runs of teacher methods that ended for another reason than their budget."""
+    out = [
+        f"{r.dataset} {r.method} b{r.budget} s{r.seed}: {r.stop_reason}"
+        for r in runs
+        if r.budget and r.stop_reason and not r.stop_reason.startswith("token budget")
+    ]
+    return out[:limit] + (
+        [f"... and {len(out) - limit} more (runs.csv)"] if len(out) > limit else []
+    )
+
+
 def table_markdown(
     rows: Sequence[GroupRow],
     teachers: Sequence[str],
@@ -182,8 +255,11 @@ def table_markdown(
     seeds: Sequence[int],
     problems: Sequence[str] = (),
     plots: Sequence[str] = (),
+    max_rounds: int | None = None,
+    unspent: Sequence[str] = (),
 ) -> str:
-    """The benchmark table as Markdown, with the teacher named above it."""
+    """The benchmark table as Markdown, with the teacher named above it (`max_rounds`: the
+    bench's --max-rounds, None for equal spend; `unspent`: see `unspent_runs`)."""
     teacher = "; ".join(teachers) or "none called"
     # Bold, so a simulated benchmark is never read as an LLM's.
     teacher = teacher.replace(SIMULATED_NOTE, f"**{SIMULATED_NOTE}**")
@@ -199,7 +275,14 @@ def table_markdown(
                 "over seeds (accuracy and macro-F1 for classification, entity F1 for NER).",
                 "Budget '–': the method never calls the teacher; one run per seed serves every "
                 "budget.",
-                "Tokens: teacher tokens spent per run (mean). Wall: seconds per run (mean).",
+                rounds_note(max_rounds),
+                "Tokens spent: teacher tokens per run (mean), prompt + completion; '% of "
+                "budget': their share of the budget (mean); cached prompt: prompt tokens the "
+                "provider served from its prefix cache (mean; already inside tokens spent, "
+                "the budget counts them in full).",
+                "Accepted samples: new samples per run that joined the training data (mean; "
+                "teacher-labelled, or EDA's edits). Tokens / accepted: all seeds' tokens over "
+                "all their accepted samples. Wall: seconds per run (mean).",
             ]
         ),
         Table(
@@ -212,6 +295,10 @@ def table_markdown(
                 "test macro-F1",
                 "test entity F1",
                 "tokens spent",
+                "% of budget",
+                "cached prompt tokens",
+                "accepted samples",
+                "tokens / accepted sample",
                 "wall s",
             ],
             [
@@ -222,12 +309,21 @@ def table_markdown(
                     str(r.n),
                     *(_score(r, name) for name in SCORES),
                     f"{r.tokens:,.0f}",
-                    "–" if r.wall is None else f"{r.wall:.1f}",
+                    "–" if r.budget_share is None else f"{100 * r.budget_share:.1f}%",
+                    f"{r.cached:,.0f}",
+                    f"{r.accepted:,.1f}",
+                    _opt(r.tokens_per_accepted, ",.0f"),
+                    _opt(r.wall, ".1f"),
                 ]
                 for r in rows
             ],
         ),
     ]
+    if unspent:
+        blocks += [
+            Heading(2, "Runs that ended before their budget was spent"),
+            Bullets(list(unspent)),
+        ]
     if problems:
         blocks += [Heading(2, "Cells not in the table"), Bullets(list(problems))]
     blocks += [Image(f"F1 against teacher tokens: {Path(p).stem}", p) for p in plots]
@@ -246,34 +342,56 @@ def table_csv(rows: Sequence[GroupRow], teacher: str) -> str:
     """The table as CSV: one mean and one std column per score."""
     score_cols = [f"test_{name}_{part}" for name in SCORES for part in ("mean", "std")]
     header = ["dataset", "task", "method", "budget", "n_seeds", *score_cols]
-    header += ["tokens_spent_mean", "wall_seconds_mean", "teacher"]
+    header += ["tokens_spent_mean", "budget_spent_pct_mean", "cached_prompt_tokens_mean"]
+    header += ["accepted_samples_mean", "tokens_per_accepted_sample", "wall_seconds_mean"]
+    header += ["teacher"]
     out = []
     for r in rows:
         values: list[Any] = [r.dataset, r.task, r.method, r.budget, r.n]
         for name in SCORES:
             stat = r.scores.get(name)
             values += [stat.mean, stat.std] if stat is not None else ["", ""]
-        out.append([*values, r.tokens, "" if r.wall is None else r.wall, teacher])
+        values += [r.tokens, _pct(r.budget_share), r.cached, r.accepted]
+        values += [_blank(r.tokens_per_accepted), _blank(r.wall), teacher]
+        out.append(values)
     return _csv(header, out)
+
+
+def _blank(value: float | None) -> float | str:
+    return "" if value is None else value
+
+
+def _pct(share: float | None) -> float | str:
+    return "" if share is None else round(100 * share, 2)
 
 
 def runs_csv(runs: Sequence[RunResult]) -> str:
     """Every run's own figures, for any other aggregation."""
     header = ["dataset", "task", "method", "budget", "seed", *(f"test_{s}" for s in SCORES)]
-    header += ["tokens_spent", "wall_seconds", "rounds", "run_dir"]
+    header += ["tokens_spent", "budget_spent_pct", "cached_prompt_tokens", "accepted_samples"]
+    header += ["tokens_per_accepted_sample", "wall_seconds", "rounds", "stop_reason", "run_dir"]
     return _csv(
         header,
         (
             [r.dataset, r.task, r.method, r.budget, r.seed]
             + [r.scores.get(s, "") for s in SCORES]
-            + [r.tokens_spent, r.wall_seconds or "", len(r.rounds), str(r.run_dir)]
+            + [r.tokens_spent, _pct(r.budget_share), r.cached_prompt_tokens, r.accepted]
+            + [_blank(r.tokens_per_accepted), r.wall_seconds or "", len(r.rounds)]
+            + [r.stop_reason or "", str(r.run_dir)]
             for r in runs
         ),
     )
 
 
-def write_bench_report(out: Path, results: Sequence[CellResult], *, seeds: Sequence[int]) -> str:
-    """Write table.md, table.csv, runs.csv and one plot per data set; returns the Markdown."""
+def write_bench_report(
+    out: Path,
+    results: Sequence[CellResult],
+    *,
+    seeds: Sequence[int],
+    max_rounds: int | None = None,
+) -> str:
+    """Write table.md, table.csv, runs.csv and one plot per data set; returns the Markdown
+    (`max_rounds`: the bench's --max-rounds, None for equal spend)."""
     from evokd_agent.run.bench_plot import plot_bench
 
     runs = [r for r in (load_result(c) for c in results) if r is not None]
@@ -290,7 +408,15 @@ def write_bench_report(out: Path, results: Sequence[CellResult], *, seeds: Seque
         plot_bench(dataset, [r for r in runs if r.dataset == dataset], path)
         plots.append(path.name)
     rows = aggregate(runs)
-    markdown = table_markdown(rows, teachers, seeds=seeds, problems=problems, plots=plots)
+    markdown = table_markdown(
+        rows,
+        teachers,
+        seeds=seeds,
+        problems=problems,
+        plots=plots,
+        max_rounds=max_rounds,
+        unspent=unspent_runs(runs),
+    )
     write_text_atomic(out / TABLE_MD, markdown)
     write_text_atomic(out / TABLE_CSV, table_csv(rows, "; ".join(teachers)))
     write_text_atomic(out / RUNS_CSV, runs_csv(runs))

@@ -10,14 +10,18 @@ from pathlib import Path
 
 def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `bench` subcommand to the `evokd` subparsers."""
-    from evokd_agent.run.bench import DEFAULT_METHODS
+    from evokd_agent.run.bench import DEFAULT_METHODS, SAFETY_MAX_ROUNDS
 
     bench = sub.add_parser(
         "bench",
         help="compare methods over data sets, seeds and budgets; write a table and plots",
         description="Run every method x data set x seed x budget as an `evokd run` (resumable: "
         "finished cells are reused), then write OUT/table.md, table.csv, runs.csv and "
-        "f1_vs_tokens_<dataset>.png.",
+        "f1_vs_tokens_<dataset>.png. By default methods are compared at equal spend: each "
+        "method that calls the teacher runs until its token budget is spent (early stop off, "
+        f"at most {SAFETY_MAX_ROUNDS} rounds as a safety stop). The table shows tokens spent, "
+        "the share of the budget, prefix-cached prompt tokens, accepted samples and tokens "
+        "per accepted sample.",
     )
     bench.add_argument(
         "configs", nargs="+", type=Path, metavar="CONFIG", help="run config per data set"
@@ -40,7 +44,15 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     bench.add_argument("--teacher-model", default=None, help="model name for a --teacher URL")
     bench.add_argument("--out", type=Path, default=Path("bench"), help="output folder")
-    bench.add_argument("--max-rounds", type=int, default=None, help="override max_rounds")
+    bench.add_argument(
+        "--max-rounds",
+        type=int,
+        default=None,
+        help="cap every run at this many rounds, with the config's early-stop rule (default: "
+        "equal spend; teacher methods run until the budget is spent, at most "
+        f"max({SAFETY_MAX_ROUNDS}, the config's max_rounds) rounds; seeds_only, full_shot and "
+        "eda keep the config's max_rounds)",
+    )
     bench.add_argument("--no-progress", action="store_true", help="no progress bars")
     bench.set_defaults(func=run_bench_command)
 

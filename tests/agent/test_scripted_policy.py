@@ -104,3 +104,53 @@ async def test_exhausted_in_the_prelude_still_trains_on_what_it_paid_for() -> No
         "finish",
         None,
     ]
+
+
+async def test_a_step_with_nothing_left_to_do_finishes_with_its_reason() -> None:
+    config = ScriptedConfig(
+        max_rounds=50,
+        round_steps=("score_confidence", "train_student"),
+        finish_arguments={"reason": "scripted loop done"},
+        stop_on_retry=("score_confidence",),
+    )
+    policy = ScriptedPolicy(config)
+    state = AgentState(max_steps=20)
+    actions = []
+    for step in range(6):
+        action = await policy.next_action(state)
+        actions.append(action)
+        if action.is_stop:
+            break
+        if step == 2:  # the pool is used up in round 2
+            outcome = ToolOutcome(
+                "score_confidence", "retry", "the unlabeled pool is empty or used up"
+            )
+        else:
+            outcome = ToolOutcome(str(action.tool), "ok", "done", {})
+        policy.observe(action, outcome)
+    assert [a.tool for a in actions] == [
+        "score_confidence",
+        "train_student",
+        "score_confidence",
+        "finish",
+        None,
+    ]
+    assert actions[3].arguments == {
+        "reason": "score_confidence has nothing left to do: the unlabeled pool is empty or used up"
+    }
+
+
+async def test_a_retry_of_another_step_does_not_stop() -> None:
+    config = ScriptedConfig(max_rounds=2, round_steps=("a", "b"), stop_on_retry=("b",))
+    policy = ScriptedPolicy(config)
+    state = AgentState(max_steps=20)
+    names = []
+    for _ in range(10):
+        action = await policy.next_action(state)
+        names.append(action.tool)
+        if action.is_stop:
+            break
+        retry = action.tool == "a"
+        outcome = ToolOutcome(str(action.tool), "retry" if retry else "ok", "try again")
+        policy.observe(action, outcome)
+    assert names == ["a", "b", "a", "b", "finish", None]
