@@ -17,8 +17,16 @@ from typing import Literal
 
 from evokd_agent.errors import EvokdError
 
-Step = Literal["system", "analyze", "generate", "label", "rewrite", "zerogen"]
-STEPS: tuple[Step, ...] = ("system", "analyze", "generate", "label", "rewrite", "zerogen")
+Step = Literal["system", "analyze", "generate", "label", "label_batch", "rewrite", "zerogen"]
+STEPS: tuple[Step, ...] = (
+    "system",
+    "analyze",
+    "generate",
+    "label",
+    "label_batch",
+    "rewrite",
+    "zerogen",
+)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,21 @@ def _value_position(tokens: Sequence[str]) -> int | None:
     return None
 
 
+def _label_mass(entry: Any, labels: Sequence[str]) -> LabelConfidence | None:
+    """The label distribution one value token's alternatives report, normalised."""
+    mass: dict[str, float] = dict.fromkeys(labels, 0.0)
+    for token, logprob in _alternatives(entry):
+        label = _label_of(token, labels)
+        if label is not None:
+            mass[label] += math.exp(logprob)
+    total = sum(mass.values())
+    if total <= 0:
+        return None
+    distribution = {label: p / total for label, p in mass.items()}
+    best = max(distribution, key=lambda label: distribution[label])
+    return LabelConfidence(best, distribution[best], distribution, "logprobs")
+
+
 def from_logprobs(logprobs: Any, labels: Sequence[str]) -> LabelConfidence | None:
     """Confidence from an OpenAI `choice.logprobs` object; None if it holds no usable token."""
     content = getattr(logprobs, "content", None) or []
@@ -65,21 +80,28 @@ def from_logprobs(logprobs: Any, labels: Sequence[str]) -> LabelConfidence | Non
         position = next((i for i, t in enumerate(tokens) if _label_of(t, labels)), None)
         if position is None:
             return None
-    entry = content[position]
-    mass: dict[str, float] = dict.fromkeys(labels, 0.0)
-    alternatives = [(alt.token, alt.logprob) for alt in entry.top_logprobs or []]
-    if not any(tok == entry.token for tok, _ in alternatives):
-        alternatives.append((entry.token, entry.logprob))
-    for token, logprob in alternatives:
-        label = _label_of(token, labels)
-        if label is not None:
-            mass[label] += math.exp(logprob)
-    total = sum(mass.values())
-    if total <= 0:
+    return _label_mass(content[position], labels)
+
+
+def batch_from_logprobs(
+    logprobs: Any, labels: Sequence[str], listed: int
+) -> list[LabelConfidence | None] | None:
+    """Per item of a batched labelling reply (`{"items": [{"id": .., "label": ".."}, ..]}`
+    whose list holds `listed` items), the confidence read from that item's own label token.
+
+    Index k is the reply's k-th item. None when the reply's label values cannot be matched
+    one to one with its items (then no item gets a logprob confidence).
+    """
+    content = getattr(logprobs, "content", None) or []
+    tokens = [t.token for t in content]
+    starts = [m.end() for m in re.finditer(r'"label"\s*:\s*"', "".join(tokens))]
+    if not content or len(starts) != listed:
         return None
-    distribution = {label: p / total for label, p in mass.items()}
-    best = max(distribution, key=lambda label: distribution[label])
-    return LabelConfidence(best, distribution[best], distribution, "logprobs")
+    out: list[LabelConfidence | None] = []
+    for char in starts:
+        position = _token_at(tokens, char)
+        out.append(None if position is None else _label_mass(content[position], labels))
+    return out
 
 
 def from_votes(votes: Sequence[str | None], labels: Sequence[str]) -> LabelConfidence:
@@ -141,8 +163,41 @@ def ner_from_logprobs(
     logprobs: each entity's type token is scored like a class label over `types`."""
     content = getattr(logprobs, "content", None) or []
     tokens = [t.token for t in content]
+    return _ner_span(content, tokens, 0, len("".join(tokens)), types, entities)
+
+
+def ner_batch_from_logprobs(
+    logprobs: Any, types: Sequence[str], listed: Sequence[Sequence[tuple[str, str]] | None]
+) -> list[NerConfidence | None] | None:
+    """Per item of a batched NER reply (`{"items": [{"id": .., "entities": [..]}, ..]}`), the
+    confidence from that item's own tokens; `listed[k]` is the reply's k-th item's parsed
+    entities (None when unreadable). None when the reply's entity lists cannot be matched one
+    to one with its items."""
+    content = getattr(logprobs, "content", None) or []
+    tokens = [t.token for t in content]
     joined = "".join(tokens)
-    starts = [m.end() for m in re.finditer(r'"type"\s*:\s*"', joined)]
+    starts = [m.start() for m in re.finditer(r'"entities"\s*:\s*\[', joined)]
+    if not content or len(starts) != len(listed):
+        return None
+    ends = [*starts[1:], len(joined)]
+    return [
+        None if ents is None else _ner_span(content, tokens, a, b, types, ents)
+        for ents, a, b in zip(listed, starts, ends, strict=True)
+    ]
+
+
+def _ner_span(
+    content: Sequence[Any],
+    tokens: Sequence[str],
+    start: int,
+    end: int,
+    types: Sequence[str],
+    entities: Sequence[tuple[str, str]],
+) -> NerConfidence | None:
+    """`ner_from_logprobs` over the reply characters start..end (one item of a batch)."""
+    joined = "".join(tokens)
+    span = joined[start:end]
+    starts = [start + m.end() for m in re.finditer(r'"type"\s*:\s*"', span)]
     if len(starts) != len(entities):
         return None
     scored: list[EntityConfidence] = []
@@ -162,8 +217,8 @@ def ner_from_logprobs(
     if scored:
         return NerConfidence(tuple(scored), min(e.confidence for e in scored), "logprobs")
     # No entity: how likely the list was to close at once ("]") rather than open one ("{").
-    match = re.search(r'"entities"\s*:\s*\[', joined)
-    position = _token_at(tokens, match.end()) if match else None
+    match = re.search(r'"entities"\s*:\s*\[', span)
+    position = _token_at(tokens, start + match.end()) if match else None
     if position is None:
         return None
     empty = filled = 0.0

@@ -135,7 +135,11 @@ class DistillContext:
     temperature: float = 0.8
     """Sampling temperature of generation calls (labelling uses 0)."""
     max_tokens: int = 128
-    """Completion limit of one generation call."""
+    """Completion limit per input written."""
+    inputs_per_request: int = 1
+    """Inputs one generation request writes (k, `generation.per_request`)."""
+    texts_per_request: int = 1
+    """Texts one labelling request labels (m, `labelling.per_request`); 1: one-text prompt."""
     pool: Sequence[str] = ()
     """Unlabeled texts the teacher may pseudo-label (`score_confidence` with source "pool")."""
     pool_gold: Mapping[str, Any] = field(default_factory=dict)

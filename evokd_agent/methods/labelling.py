@@ -6,9 +6,12 @@ label is only a hint; the samples log records each decision (accepted or rejecte
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+from evokd_agent.methods.batch import chunks, numbered, parse_batch
 from evokd_agent.methods.context import Candidate, DistillContext, Sample
 from evokd_agent.methods.parsing import parse_entities, parse_label
 from evokd_agent.methods.steps import (
@@ -19,50 +22,90 @@ from evokd_agent.methods.steps import (
     split_words,
     teacher_request,
 )
+from evokd_agent.prompting import Step
 from evokd_agent.student.data import NerSample, TextSample
-from evokd_agent.teacher.request import ChatRequest
+from evokd_agent.teacher.request import ChatRequest, ChatResult
 
 
 def _fewshot(ctx: DistillContext, limit: int = 8) -> str:
     return "\n".join(f"- {describe(s)}" for s in list(ctx.seeds)[:limit])
 
 
-def label_request(ctx: DistillContext, text: str, *, logprobs: bool = False) -> ChatRequest:
-    """The separate labelling call for one input (with logprobs for confidence scores)."""
+def _schema(ctx: DistillContext) -> tuple[dict[str, Any], str, int]:
+    """JSON schema of one item's answer, its key, and the completion tokens it may take."""
     spec = ctx.spec
     if spec.task == "classification":
-        schema: dict[str, Any] = {
-            "type": "object",
-            "properties": {"label": {"type": "string", "enum": list(spec.labels)}},
-            "required": ["label"],
-        }
-        max_tokens = 24
-    else:
-        entity = {
-            "type": "object",
-            "properties": {"text": {"type": "string"}, "type": {"enum": list(spec.labels)}},
-            "required": ["text", "type"],
-        }
-        schema = {
-            "type": "object",
-            "properties": {"entities": {"type": "array", "items": entity}},
-            "required": ["entities"],
-        }
-        max_tokens = 160
-    prompt = ctx.prompts.render(
-        "label",
+        return {"label": {"type": "string", "enum": list(spec.labels)}}, "label", 24
+    entity = {
+        "type": "object",
+        "properties": {"text": {"type": "string"}, "type": {"enum": list(spec.labels)}},
+        "required": ["text", "type"],
+    }
+    return {"entities": {"type": "array", "items": entity}}, "entities", 96
+
+
+def _render(ctx: DistillContext, step: Step, **values: str) -> str:
+    spec = ctx.spec
+    return ctx.prompts.render(
+        step,
         task_description=spec.description,
         label_list=spec.label_list(),
         label_names=", ".join(spec.labels),
         examples=_fewshot(ctx),
-        text=text,
+        **values,
     )
+
+
+def label_request(ctx: DistillContext, text: str, *, logprobs: bool = False) -> ChatRequest:
+    """The separate labelling call for one input (with logprobs for confidence scores)."""
+    props, key, _ = _schema(ctx)
     request = teacher_request(
         ctx,
-        [{"role": "user", "content": prompt}],
+        [{"role": "user", "content": _render(ctx, "label", text=text)}],
         step="label",
         phase="labelling",
-        max_tokens=max_tokens,
+        # One NER reply may list many entities; a batched one budgets less per item.
+        max_tokens=24 if key == "label" else 160,
+        temperature=0.0,
+        schema={"type": "object", "properties": props, "required": [key]},
+    )
+    if logprobs:
+        return replace(request, logprobs=True, top_logprobs=10)
+    return request
+
+
+def label_batch_request(
+    ctx: DistillContext, texts: Sequence[str], *, logprobs: bool = False
+) -> ChatRequest:
+    """One labelling call for several inputs, numbered 1..m: one item per input in the reply.
+
+    The prompt puts the static part (task, labels, examples, format) first and the texts last,
+    so providers' prefix caching serves the shared part of every labelling request.
+    """
+    props, key, per_item = _schema(ctx)
+    item = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, **props},
+        "required": ["id", key],
+    }
+    schema = {
+        "type": "object",
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": item,
+                "minItems": len(texts),
+                "maxItems": len(texts),
+            }
+        },
+        "required": ["items"],
+    }
+    request = teacher_request(
+        ctx,
+        [{"role": "user", "content": _render(ctx, "label_batch", texts=numbered(list(texts)))}],
+        step="label_batch",
+        phase="labelling",
+        max_tokens=16 + per_item * len(texts),
         temperature=0.0,
         schema=schema,
     )
@@ -71,10 +114,73 @@ def label_request(ctx: DistillContext, text: str, *, logprobs: bool = False) -> 
     return request
 
 
+@dataclass(frozen=True)
+class ItemLabel:
+    """The teacher's answer for one text of a labelling request (batched or not)."""
+
+    result: ChatResult
+    """The request's result (shared by every text of a batch)."""
+    reply: str | None
+    """This text's answer as JSON (`{"label": ..}` or `{"entities": [..]}`), or None."""
+    reason: str | None
+    """Why there is no answer: a teacher error, the budget, or a batch item rejection."""
+    position: int = 0
+    """The answer's index in the reply's item list (to find its logprobs)."""
+    listed: int = 1
+    """Items in the reply's list (1 for a one-text request)."""
+    batched: bool = False
+    """The request carried several texts (the batch prompt)."""
+
+
+def _error_reason(result: ChatResult) -> str:
+    return "budget" if failed_report(result).budget_exhausted else "teacher_error"
+
+
+async def ask_labels(
+    ctx: DistillContext,
+    texts: Sequence[str],
+    *,
+    logprobs: bool = False,
+    temperature: float = 0.0,
+    sample_index: int = 0,
+    desc: str = "labelling",
+) -> list[ItemLabel]:
+    """The teacher's answer for each text, `ctx.texts_per_request` texts per request.
+
+    With 1, each text gets the one-text prompt; otherwise consecutive texts share a request and
+    each takes its own numbered item of the reply (see `methods.batch` for what is rejected).
+    """
+    m = ctx.texts_per_request
+    if m <= 1:
+        requests = [label_request(ctx, t, logprobs=logprobs) for t in texts]
+        groups = [range(i, i + 1) for i in range(len(texts))]
+    else:
+        groups = chunks(len(texts), m)
+        requests = [
+            label_batch_request(ctx, [texts[i] for i in g], logprobs=logprobs) for g in groups
+        ]
+    requests = [replace(r, temperature=temperature, sample_index=sample_index) for r in requests]
+    results = await ctx.generator.run(requests, desc=desc) if requests else []
+    out: list[ItemLabel] = []
+    for group, result in zip(groups, results, strict=True):
+        if not result.ok:
+            out += [ItemLabel(result, None, _error_reason(result), batched=m > 1) for _ in group]
+        elif m <= 1:
+            out.append(ItemLabel(result, result.text, None))
+        else:
+            parsed = parse_batch(result.text, len(group))
+            for item, reason, position in zip(
+                parsed.items, parsed.reasons, parsed.order, strict=True
+            ):
+                reply = None if item is None else json.dumps(item, ensure_ascii=False)
+                out.append(ItemLabel(result, reply, reason, position or 0, parsed.listed, True))
+    return out
+
+
 async def label_candidates(
     ctx: DistillContext, *, keep_hints: bool = False
 ) -> tuple[StepReport, list[Sample]]:
-    """Label every pending candidate in a separate call; return the accepted samples.
+    """Label every pending candidate (`ctx.texts_per_request` per call); return the accepted.
 
     With `keep_hints` (AugGPT: a rewrite keeps its seed's label), classification candidates
     carrying a `label_hint` take it without a teacher call; NER hints name entities, not
@@ -88,9 +194,9 @@ async def label_candidates(
             if cand.label_hint is not None:
                 _keep_hint(ctx, report, accepted, cand, cand.label_hint)
         candidates = [c for c in candidates if c.label_hint is None]
-    requests = [label_request(ctx, c.text) for c in candidates]
-    results = await ctx.generator.run(requests, desc="labelling") if requests else []
-    for cand, result in zip(candidates, results, strict=True):
+    answers = await ask_labels(ctx, [c.text for c in candidates])
+    for cand, answer in zip(candidates, answers, strict=True):
+        result = answer.result
         report.produced += 1
         row: dict[str, Any] = {
             "round": cand.round,
@@ -102,17 +208,22 @@ async def label_candidates(
             "teacher_confidence": None,
             "cached": result.cached,
         }
-        if not result.ok:
+        if answer.reason in ("budget", "teacher_error"):
             failed = failed_report(result)
             report.budget_exhausted |= failed.budget_exhausted
-            reason = "budget" if failed.budget_exhausted else "teacher_error"
-            count_rejection(report, reason)
-            ctx.record_sample({**row, "accepted": False, "reason": reason, "error": failed.error})
+            count_rejection(report, answer.reason)
+            ctx.record_sample(
+                {**row, "accepted": False, "reason": answer.reason, "error": failed.error}
+            )
             continue
-        sample, reason = _to_sample(ctx, cand.text, result.text)
+        if answer.reply is None:  # a batch item missing, repeated or out of order
+            sample, reason = None, answer.reason or "reply_not_json"
+        else:
+            sample, reason = _to_sample(ctx, cand.text, answer.reply)
         if sample is None:
             count_rejection(report, reason)
-            ctx.record_sample({**row, "accepted": False, "reason": reason, "reply": result.text})
+            reply = answer.reply or result.text
+            ctx.record_sample({**row, "accepted": False, "reason": reason, "reply": reply})
             continue
         if isinstance(sample, TextSample):
             row["label"] = sample.label

@@ -265,6 +265,7 @@ async def run_distillation(
     student = build_student(config)
     book = Bookkeeper(store, config)
     needed = config.method not in TEACHERLESS
+    embedded = config.teacher.is_embedded
     with teacher_endpoint(
         config.effective_teacher, store.path / "teacher.log", needed=needed
     ) as teacher:
@@ -291,6 +292,8 @@ async def run_distillation(
                 pool=list(data.pool),
                 temperature=config.generation.temperature,
                 max_tokens=config.generation.max_tokens,
+                inputs_per_request=config.generation.inputs_per_request(embedded),
+                texts_per_request=config.labelling.texts_per_request(embedded),
                 generator=generator,
                 prompts=PromptSet.load(config.task, config.prompts_dir),
                 hygiene=hygiene,

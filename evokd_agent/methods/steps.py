@@ -13,19 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from evokd_agent.methods.batch import UNKNOWN_ID, chunks, parse_batch
 from evokd_agent.methods.context import Candidate, DistillContext, Kind, Sample, sample_text
-from evokd_agent.methods.parsing import parse_texts
 from evokd_agent.prompting import Step
 from evokd_agent.student.data import NerSample, TextSample
 from evokd_agent.student.ner import bio_entities
 from evokd_agent.teacher.request import ChatRequest, ChatResult, Phase
 
-_TEXT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    # Bounded strings: a small model inside an unbounded JSON string may never close it.
-    "properties": {"text": {"type": "string", "minLength": 8, "maxLength": 200}},
-    "required": ["text"],
-}
+# Bounded strings: a small model inside an unbounded JSON string may never close it.
+_TEXT = {"type": "string", "minLength": 8, "maxLength": 200}
 # Sample indexes of one prompt per round (above the tools' per-prompt limit of 32).
 _ROUND_STRIDE = 1000
 _WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
@@ -177,51 +173,74 @@ def _show(predicted: Any) -> str:
     return " ".join(predicted)
 
 
-_DIFFICULTY = {
-    "hard": "It should be a HARD case: one the model would likely get wrong, given the "
-    "weakness you found.",
-    "easy": "It should be an EASY, clear case that the model would get right.",
-}
+def _items_schema(n: int, extra: dict[str, Any]) -> dict[str, Any]:
+    """`{"items": [n x {"id", **extra, "text"}]}`: extra keys come before the text, so the
+    teacher states the plan (label, difficulty) before writing to it."""
+    item = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, **extra, "text": _TEXT},
+        "required": ["id", *extra, "text"],
+    }
+    return {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": item, "minItems": n, "maxItems": n}},
+        "required": ["items"],
+    }
+
+
+def _plan_line(ctx: DistillContext, i: int, label: str, kind: str) -> str:
+    noun = "label" if ctx.spec.task == "classification" else "type"
+    return f'{i}. {noun} "{label}", {kind.upper()}'
 
 
 async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> StepReport:
     """Hard and easy new inputs, written in the same conversation as the analyses.
 
-    One request per input, each with the whole conversation: small teachers write one good
-    sentence far more reliably than a JSON list of them. Target labels rotate over the label
-    set for balance (the separate labelling call still decides the label). The conversation
-    then records what was written, so later rounds build on it.
+    Each request writes up to `ctx.inputs_per_request` inputs as a JSON list, following a
+    numbered plan (target label, hard or easy), so the conversation is paid for once per k
+    inputs. Target labels rotate over the label set for balance (the separate labelling call
+    still decides the label). The conversation then records what was written, so later rounds
+    build on it.
     """
     conversation = _conversation(ctx)
     labels = ctx.spec.labels
     offset = ctx.state.round * (n_hard + n_easy)
-    jobs = [("hard", i) for i in range(n_hard)] + [("easy", i) for i in range(n_easy)]
+    jobs = [
+        (kind, labels[(offset + j) % len(labels)])
+        for j, kind in enumerate(["hard"] * n_hard + ["easy"] * n_easy)
+    ]
+    groups = chunks(len(jobs), ctx.inputs_per_request)
+    key = "label" if ctx.spec.task == "classification" else "type"
     requests = []
-    for j, (kind, _) in enumerate(jobs):
-        user = ctx.prompts.render(
-            "generate", label=labels[(offset + j) % len(labels)], difficulty=_DIFFICULTY[kind]
+    for g, group in enumerate(groups):
+        plan = "\n".join(
+            _plan_line(ctx, i + 1, jobs[j][1], jobs[j][0]) for i, j in enumerate(group)
         )
+        user = ctx.prompts.render("generate", n=len(group), plan=plan)
         messages = _trimmed(ctx, [*conversation, {"role": "user", "content": user}])
+        extra = {key: {"enum": list(labels)}, "difficulty": {"enum": ["hard", "easy"]}}
         requests.append(
             teacher_request(
                 ctx,
                 messages,
                 step="generate",
                 phase="generation",
-                max_tokens=ctx.max_tokens,
+                max_tokens=ctx.max_tokens * len(group),
                 temperature=ctx.temperature,
-                schema=_TEXT_SCHEMA,
-                sample_index=j,
+                schema=_items_schema(len(group), extra),
+                sample_index=g,
             )
         )
     report = StepReport(ok=True)
     written: dict[str, list[str]] = {"hard": [], "easy": []}
     results = await ctx.generator.run(requests, desc="generation")
-    for (kind, _), result in zip(jobs, results, strict=True):
-        text = _written_text(report, result)
-        if text is not None:
+    for group, result in zip(groups, results, strict=True):
+        for j, text in zip(group, _written_texts(report, result, len(group)), strict=True):
+            if text is None:
+                continue
+            kind, label = jobs[j]
             written[kind].append(text)
-            _offer(ctx, report, text, kind, result.request.template_version)  # type: ignore[arg-type]
+            _offer(ctx, report, text, kind, result.request.template_version, label)  # type: ignore[arg-type]
     if written["hard"] or written["easy"]:
         conversation += [
             {"role": "user", "content": f"Write {n_hard} hard and {n_easy} easy new inputs."},
@@ -236,47 +255,56 @@ async def write_variants(
 ) -> StepReport:
     """Independent generation calls (rewrites of seeds, label-conditioned ZeroGen texts).
 
-    Each job holds the template values and `n`, the number of texts wanted (one request each,
-    told apart in the cache by `sample_index`); its "label" becomes the candidate's hint.
-    The same prompts come back every round (ZeroGen, AugGPT): the round is part of the sample
-    index, so a later round draws new texts instead of reading round 1's back from the cache.
+    Each job holds the template values and `n`, the number of texts wanted; a request writes
+    up to `ctx.inputs_per_request` of them as a JSON list (`$n` in the template is that
+    request's count), told apart in the cache by `sample_index`. A job's "label" becomes the
+    candidates' hint. The same prompts come back every round (ZeroGen, AugGPT): the round is
+    part of the sample index, so a later round draws new texts instead of reading round 1's
+    back from the cache.
     """
     first = ctx.state.round * _ROUND_STRIDE
-    plan = [(job, first + k) for job in jobs for k in range(int(job["n"]))]
+    plan = [(job, part) for job in jobs for part in chunks(int(job["n"]), ctx.inputs_per_request)]
     requests = [
         teacher_request(
             ctx,
-            [{"role": "user", "content": ctx.prompts.render(step, **job)}],
+            [{"role": "user", "content": ctx.prompts.render(step, **{**job, "n": len(part)})}],
             step=step,
             phase="generation",
-            max_tokens=ctx.max_tokens,
+            max_tokens=ctx.max_tokens * len(part),
             temperature=ctx.temperature,
-            schema=_TEXT_SCHEMA,
-            sample_index=k,
+            schema=_items_schema(len(part), {}),
+            sample_index=first + part.start,
         )
-        for job, k in plan
+        for job, part in plan
     ]
     report = StepReport(ok=True)
-    for (job, _), result in zip(plan, await ctx.generator.run(requests, desc=step), strict=True):
-        text = _written_text(report, result)
-        if text is not None:
-            _offer(ctx, report, text, kind, result.request.template_version, job.get("label"))
+    for (job, part), result in zip(plan, await ctx.generator.run(requests, desc=step), strict=True):
+        for text in _written_texts(report, result, len(part)):
+            if text is not None:
+                _offer(ctx, report, text, kind, result.request.template_version, job.get("label"))
     report.ok = report.produced > 0 or not report.budget_exhausted
     return report
 
 
-def _written_text(report: StepReport, result: ChatResult) -> str | None:
-    """The text of a one-input generation reply, or None with the failure counted."""
+def _written_texts(report: StepReport, result: ChatResult, n: int) -> list[str | None]:
+    """The n texts of a generation reply (None where an item is unusable, with why counted)."""
     if not result.ok:
         failed = failed_report(result)
         report.budget_exhausted |= failed.budget_exhausted
         count_rejection(report, "budget" if failed.budget_exhausted else "teacher_error")
-        return None
-    texts = parse_texts(result.text, ("text",)).get("text", [])
-    if not texts:
-        count_rejection(report, "reply_not_json")
-        return None
-    return texts[0]
+        return [None] * n
+    parsed = parse_batch(result.text, n)
+    if parsed.stray:
+        report.rejected[UNKNOWN_ID] = report.rejected.get(UNKNOWN_ID, 0) + parsed.stray
+    texts: list[str | None] = []
+    for item, reason in zip(parsed.items, parsed.reasons, strict=True):
+        text = item.get("text") if item is not None else None
+        if isinstance(text, str) and text.strip():
+            texts.append(text.strip())
+            continue
+        count_rejection(report, reason or "reply_not_json")
+        texts.append(None)
+    return texts
 
 
 def _offer(

@@ -190,6 +190,13 @@ class StopRule(BaseModel):
     """Also stop when the window's gain per 1,000 tokens spent falls below this; None: off."""
 
 
+# Defaults of k and m (see README "Teacher calls" for the measurements behind them).
+GENERATION_PER_REQUEST = 8
+EMBEDDED_GENERATION_PER_REQUEST = 4
+LABELLING_PER_REQUEST = 16
+EMBEDDED_LABELLING_PER_REQUEST = 1
+
+
 class GenerationSettings(BaseModel):
     """Sampling settings of the teacher's generation calls."""
 
@@ -198,8 +205,33 @@ class GenerationSettings(BaseModel):
     temperature: float = Field(default=0.8, ge=0, le=2)
     """Sampling temperature for writing new samples (labelling calls use 0)."""
     max_tokens: int = Field(default=128, ge=16, le=1_000_000)
-    """Completion limit of one generation call (each writes one input); the budget must cover
-    at least one."""
+    """Completion limit per input written (a request writing k inputs may use k times this);
+    the budget must cover at least one."""
+    per_request: int | None = Field(default=None, ge=1, le=64)
+    """Inputs written per request (k), as one JSON list; None: 8 for a remote endpoint, 4 for
+    the embedded teacher (chosen from the bench, see README "Teacher calls")."""
+
+    def inputs_per_request(self, embedded: bool) -> int:
+        """k for this endpoint: `per_request`, else the measured default."""
+        if self.per_request is not None:
+            return self.per_request
+        return EMBEDDED_GENERATION_PER_REQUEST if embedded else GENERATION_PER_REQUEST
+
+
+class LabellingSettings(BaseModel):
+    """How the teacher's labelling calls are grouped."""
+
+    model_config = _STRICT
+
+    per_request: int | None = Field(default=None, ge=1, le=64)
+    """Texts labelled per request (m), one label per numbered item; 1: one text per request
+    (the single-item prompt). None: 16 for a remote endpoint, 1 for the embedded teacher."""
+
+    def texts_per_request(self, embedded: bool) -> int:
+        """m for this endpoint: `per_request`, else the measured default."""
+        if self.per_request is not None:
+            return self.per_request
+        return EMBEDDED_LABELLING_PER_REQUEST if embedded else LABELLING_PER_REQUEST
 
 
 class RunConfig(BaseModel):
@@ -237,6 +269,8 @@ class RunConfig(BaseModel):
     """Early stop when dev F1 stops improving for the tokens spent."""
     generation: GenerationSettings = GenerationSettings()
     """Teacher sampling settings for generation."""
+    labelling: LabellingSettings = LabellingSettings()
+    """How many texts one labelling request carries."""
     method_options: dict[str, Any] = Field(default_factory=dict)
     """Method-specific settings, validated by the method (e.g. LLKD thresholds)."""
     seed: int = 42

@@ -27,6 +27,14 @@ What each request gets (the step is read from the JSON schema, else the prompt's
   (not lower when the list is wrong).
 - weakness analysis (no JSON asked): a plain text headed "[SIMULATED teacher, not an LLM]" that
   quotes the mis-predicted inputs listed in the prompt (as many as fit `max_tokens`).
+- batched requests (`{"items": [{"id": 1, ...}]}`, see `methods.batch`), by the item schema
+  (else the prompt's JSON hint): items with a "text" are generation, k = the schema's maxItems
+  (else the plan's lines, else "write k"); each numbered plan line (`1. label "x", HARD`) gets
+  a sentence of that label, HARD ones nearest to the latest analysis, each picked as above and
+  never twice; a plan-less batch picks k times as its one-input prompt would. Items with
+  "label" / "entities" label the numbered texts under "Texts:" / "Sentences:", each item
+  exactly as the one-text request would (same label, same logprobs on its own value token).
+  When the corpus runs out, a generation batch returns the items it could fill.
 - agent turns (`tools`, or a JSON policy's `{"tool": ...}`) and anything unrecognised: HTTP 400
   "the simulated teacher does not drive agents"; model policies then fall back to scripted.
 
@@ -58,6 +66,7 @@ from typing import Any
 
 import numpy as np
 
+from evokd_agent.teacher import simulated_request as req
 from evokd_agent.teacher.simulated_config import SIMULATED_MODEL, SimulatedTeacherConfig
 from evokd_agent.teacher.simulated_corpus import (
     Embedder,
@@ -66,6 +75,14 @@ from evokd_agent.teacher.simulated_corpus import (
     SimulatedCorpus,
     text_key,
 )
+from evokd_agent.teacher.simulated_request import (
+    FOCUS,
+    PLAN,
+    QUOTED,
+    WRONG,
+    Part,
+    Reply,
+)
 from evokd_agent.teacher.tokens import TokenCounter
 from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
 
@@ -73,53 +90,12 @@ __all__ = ["SIMULATED_MODEL", "SimulatedTeacher", "default_embedder"]
 
 MARKER = "[SIMULATED teacher, not an LLM]"
 """Opening of every free-text reply."""
-_QUOTED = re.compile(r'^\s*- "(.*)"(?= ->| \(|\s*$)', re.M)
-_FOCUS = re.compile(r"^\s*(?:Text|Sentence):\s*(.+?)\s*$", re.M)
-_WRONG = re.compile(r'^\s*- "(.*)" -> (.*) \(guessed: (.*)\)\s*$', re.M)
 _log = logging.getLogger(__name__)
 
 
 def default_embedder() -> Embedder:
     """The packaged all-MiniLM-L6-v2, mean-pooled (tests patch this for a cheap embedder)."""
     return MiniLMEmbedder()
-
-
-def _content(message: Mapping[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
-    return ""
-
-
-Part = str | tuple[str, dict[str, float]]
-"""Reply text, or one token's text with the distribution its logprobs report."""
-Reply = tuple[str | FakeReply, tuple[FakeTokenLogprob, ...] | None]
-"""Content (or an error reply) and its logprobs."""
-
-
-def _spread(chosen: str, c: float, names: Sequence[str]) -> dict[str, float]:
-    """Probability c on `chosen`, 1 - c shared equally by the other names."""
-    rest = (1 - c) / max(len(names) - 1, 1)
-    return {x: c if x == chosen else rest for x in names}
-
-
-def _escape(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)[1:-1]
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _schema(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON schema of `response_format` (llama.cpp or OpenAI style), or {}."""
-    fmt = body.get("response_format")
-    if not isinstance(fmt, Mapping):
-        return {}
-    schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema")
-    return dict(schema) if isinstance(schema, Mapping) else {}
 
 
 class SimulatedTeacher:
@@ -170,7 +146,7 @@ class SimulatedTeacher:
     def handle(self, body: dict[str, Any]) -> FakeReply:
         """The reply to one chat request (also callable directly, without HTTP)."""
         messages = [m for m in body.get("messages") or [] if isinstance(m, Mapping)]
-        texts = [_content(m) for m in messages]
+        texts = [req.content(m) for m in messages]
         prompt = next(
             (
                 t
@@ -179,12 +155,16 @@ class SimulatedTeacher:
             ),
             "",
         )
-        props = _schema(body).get("properties") or {}
+        props = req.schema(body).get("properties") or {}
         for text in texts:  # whatever the pipeline already holds is never served
-            self.used.update(text_key(q) for q in _QUOTED.findall(text) + _FOCUS.findall(text))
+            held = QUOTED.findall(text) + FOCUS.findall(text) + req.numbered(text)
+            self.used.update(text_key(q) for q in held)
         if body.get("tools") or "tool" in props or '{"tool"' in (texts[0] if texts else ""):
             return FakeReply.error(400, "the simulated teacher does not drive agents")
-        if "label" in props or (not props and '{"label"' in prompt):
+        batch = req.batch_kind(props, prompt)
+        if batch is not None:
+            content, logprobs = self._batch(batch, body, prompt, messages, texts, props)
+        elif "label" in props or (not props and '{"label"' in prompt):
             content, logprobs = self._label(body, prompt, props)
         elif "entities" in props or (not props and '{"entities"' in prompt):
             content, logprobs = self._entities(body, prompt, props)
@@ -225,17 +205,109 @@ class SimulatedTeacher:
         texts: Sequence[str],
         props: Mapping[str, Any],
     ) -> str | None:
+        lo, hi = req.length_limits(props.get("text"))
+        wanted, focus = self._target(prompt, messages, texts)
+        index = self._pick(wanted, focus, lo, hi, req.max_tokens(body))
+        if index is None:
+            return None
+        return self._text_reply(self.corpus.served[index].text)
+
+    def _target(
+        self, prompt: str, messages: Sequence[Mapping[str, Any]], texts: Sequence[str]
+    ) -> tuple[str | None, list[str]]:
+        """(wanted label or type, texts to be near) of a generation prompt without a plan."""
         corpus = self.corpus
-        spec = _mapping(props.get("text"))
-        lo, hi = int(spec.get("minLength", 0)), int(spec.get("maxLength", 10**9))
-        limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or 10**9)
         wanted = self._quoted_name(prompt, corpus.labels or corpus.types)
-        focus = _FOCUS.findall(prompt)[-1:]
+        focus = FOCUS.findall(prompt)[-1:]
         if focus and corpus.task == "classification":  # a rewrite keeps the seed's label
             known = corpus.lookup(focus[0])
             wanted = known.label if known else wanted or self._gold(focus[0]).label
         elif not focus and "HARD" in prompt:
             focus = self._weakness(messages, texts)
+        return wanted, focus
+
+    # --- batched requests: {"items": [{"id": 1, ...}, ...]} ---------------------------------
+    def _batch(
+        self,
+        kind: str,
+        body: Mapping[str, Any],
+        prompt: str,
+        messages: Sequence[Mapping[str, Any]],
+        texts: Sequence[str],
+        props: Mapping[str, Any],
+    ) -> Reply:
+        item_props = req.item_props(props)
+        if kind == "generate":
+            return self._generate_items(body, prompt, messages, texts, props, item_props)
+        numbered = req.numbered(prompt)
+        if not numbered:
+            return FakeReply.error(400, "no numbered texts to label"), None
+        if kind == "entities":
+            if self.corpus.task != "ner":
+                return FakeReply.error(
+                    400, "this simulated teacher serves a classification corpus"
+                ), None
+            types = req.enum(
+                req.mapping(req.mapping(item_props.get("entities")).get("items")), "type"
+            )
+            types = types or list(self.corpus.types)
+            parts: list[Part] = ['{"items": [']
+            for i, text in enumerate(numbered, 1):
+                parts.append(", " * (i > 1) + f'{{"id": {i}, ')
+                parts += self._entity_parts(text, types)
+                parts.append("}")
+            return self._reply(body, [*parts, "]}"])
+        if self.corpus.task != "classification":
+            return FakeReply.error(400, "this simulated teacher serves an NER corpus"), None
+        labels = req.enum(item_props, "label") or list(self.corpus.labels)
+        parts = ['{"items": [']
+        for i, text in enumerate(numbered, 1):
+            label, dist = self.confidence(text, labels)
+            parts += [", " * (i > 1) + f'{{"id": {i}, "label": "', (req.escape(label), dist), '"}']
+        return self._reply(body, [*parts, "]}"])
+
+    def _generate_items(
+        self,
+        body: Mapping[str, Any],
+        prompt: str,
+        messages: Sequence[Mapping[str, Any]],
+        texts: Sequence[str],
+        props: Mapping[str, Any],
+        item_props: Mapping[str, Any],
+    ) -> Reply:
+        """k sentences: per plan line (`1. label "x", HARD`) its label, hard ones nearest to
+        the latest analysis; without a plan, as a one-input prompt would pick, k times."""
+        items_spec = req.mapping(props.get("items"))
+        plan = {int(i): (name, level) for i, name, level in PLAN.findall(prompt)}
+        n = int(items_spec.get("maxItems") or max(plan, default=0) or req.count(prompt) or 1)
+        lo, hi = req.length_limits(item_props.get("text"))
+        limit = max(req.max_tokens(body) // n, 1)
+        key = "label" if self.corpus.task == "classification" else "type"
+        wanted, focus = self._target(prompt, messages, texts)
+        weakness = self._weakness(messages, texts) if plan else []
+        items: list[dict[str, Any]] = []
+        for i in range(1, n + 1):
+            item: dict[str, Any] = {"id": i}
+            if i in plan:
+                name, level = plan[i]
+                item |= {key: name, "difficulty": level.lower()}
+                wanted, focus = name, weakness if level == "HARD" else []
+            index = self._pick(wanted, focus, lo, hi, limit)
+            if index is None:
+                break
+            items.append(item | {"text": self.corpus.served[index].text})
+        if not items:
+            return FakeReply.error(
+                400, "the simulated teacher's corpus has no fitting text left"
+            ), None
+        return json.dumps({"items": items}, ensure_ascii=False), None
+
+    def _pick(
+        self, wanted: str | None, focus: Sequence[str], lo: int, hi: int, limit: int
+    ) -> int | None:
+        """An unused corpus sentence of `wanted` (any when none is left) fitting the length and
+        token limits: nearest to `focus` when given, else at random; marked used."""
+        corpus = self.corpus
         fits = [
             i
             for i, (key, entry) in enumerate(zip(corpus.keys, corpus.served, strict=True))
@@ -247,12 +319,12 @@ class SimulatedTeacher:
         if not preferred:
             return None
         if focus:
-            scores = corpus.similarity(focus)[preferred]
+            scores = corpus.similarity(list(focus))[preferred]
             index = preferred[int(np.argmax(scores))]
         else:
             index = self._rng.choice(preferred)
         self.used.add(corpus.keys[index])
-        return self._text_reply(corpus.served[index].text)
+        return index
 
     @staticmethod
     def _has(entry: Entry, wanted: str | None) -> bool:
@@ -283,7 +355,7 @@ class SimulatedTeacher:
                 continue  # a record of written inputs, not an analysis
             except ValueError:
                 pass
-            quoted = _QUOTED.findall(text)
+            quoted = QUOTED.findall(text)
             if quoted:
                 return quoted
             return [] if text.startswith(MARKER) else [text]
@@ -312,17 +384,17 @@ class SimulatedTeacher:
         label = gold
         if c < 1 and rng.random() >= c:
             label = rng.choice([x for x in labels if x != gold])
-        return label, _spread(label, c, labels)
+        return label, req.spread(label, c, labels)
 
     def _label(self, body: Mapping[str, Any], prompt: str, props: Mapping[str, Any]) -> Reply:
         if self.corpus.task != "classification":
             return FakeReply.error(400, "this simulated teacher serves an NER corpus"), None
-        focus = _FOCUS.findall(prompt)
+        focus = FOCUS.findall(prompt)
         if not focus:
             return FakeReply.error(400, 'no "Text: ..." line to label'), None
-        labels = [str(x) for x in _mapping(props.get("label")).get("enum") or self.corpus.labels]
+        labels = [str(x) for x in req.mapping(props.get("label")).get("enum") or self.corpus.labels]
         label, dist = self.confidence(focus[-1], labels)
-        return self._reply(body, ['{"label": "', (_escape(label), dist), '"}'])
+        return self._reply(body, ['{"label": "', (req.escape(label), dist), '"}'])
 
     def entities(self, text: str, types: Sequence[str]) -> list[tuple[str, str, dict[str, float]]]:
         """The simulated (surface, type, type distribution) entities of a sentence."""
@@ -338,7 +410,7 @@ class SimulatedTeacher:
                 if rng.random() < 0.5 or not others:
                     continue  # dropped
                 kind = rng.choice(others)
-            out.append((surface, kind, _spread(kind, c, types)))
+            out.append((surface, kind, req.spread(kind, c, types)))
         return out
 
     def _entities(self, body: Mapping[str, Any], prompt: str, props: Mapping[str, Any]) -> Reply:
@@ -346,23 +418,33 @@ class SimulatedTeacher:
             return FakeReply.error(
                 400, "this simulated teacher serves a classification corpus"
             ), None
-        focus = _FOCUS.findall(prompt)
+        focus = FOCUS.findall(prompt)
         if not focus:
             return FakeReply.error(400, 'no "Sentence: ..." line to label'), None
-        items = _mapping(_mapping(_mapping(props.get("entities")).get("items")).get("properties"))
-        types = [str(x) for x in _mapping(items.get("type")).get("enum") or self.corpus.types]
-        found = self.entities(focus[-1], types)
-        parts: list[Part] = ['{"entities": [']
+        items = req.mapping(
+            req.mapping(req.mapping(props.get("entities")).get("items")).get("properties")
+        )
+        types = [str(x) for x in req.mapping(items.get("type")).get("enum") or self.corpus.types]
+        return self._reply(body, ["{", *self._entity_parts(focus[-1], types), "}"])
+
+    def _entity_parts(self, text: str, types: Sequence[str]) -> list[Part]:
+        """`"entities": [...]` of one sentence, each type a token carrying its distribution."""
+        found = self.entities(text, types)
+        parts: list[Part] = ['"entities": [']
         for i, (surface, kind, dist) in enumerate(found):
-            text = json.dumps(surface, ensure_ascii=False)
-            parts += [", " * (i > 0) + '{"text": ' + text + ', "type": "', (_escape(kind), dist)]
+            quoted = json.dumps(surface, ensure_ascii=False)
+            parts += [
+                ", " * (i > 0) + '{"text": ' + quoted + ', "type": "',
+                (req.escape(kind), dist),
+            ]
             parts.append('"}')
         if not found:  # how sure the list is empty: "]" against "{"
-            rng = random.Random(f"{self.config.seed}|empty|{text_key(focus[-1])}")
+            rng = random.Random(f"{self.config.seed}|empty|{text_key(text)}")
             c = self._draw(rng, 2)
             parts.append(("]", {"]": c, "{": 1 - c}))
-        parts.append("]}" if found else "}")
-        return self._reply(body, parts)
+        else:
+            parts.append("]")
+        return parts
 
     def _reply(self, body: Mapping[str, Any], parts: Sequence[Part]) -> Reply:
         """The content of `parts`, and its logprobs when asked: a (value, distribution) part
@@ -387,7 +469,7 @@ class SimulatedTeacher:
 
     # --- analysis --------------------------------------------------------------------------
     def _analysis(self, prompt: str, max_tokens: int) -> str:
-        wrong = _WRONG.findall(prompt)
+        wrong = WRONG.findall(prompt)
         if not wrong:
             return f"{MARKER} The prompt lists no mis-predicted inputs; no weakness to report."
         text = (

@@ -12,6 +12,14 @@ import yaml
 from evokd_agent.methods.runner import run_distillation
 from evokd_agent.run.config import load_run_config
 from evokd_agent.run.data import load_run_data
+from evokd_agent.testing import batches
+from evokd_agent.testing.batches import (
+    is_generation,
+    item_count,
+    items_reply,
+    numbered_texts,
+    prompt_of,
+)
 from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
 
 SEEDS = [("a good film with a fine cast", 1), ("a bad film with a dull plot", 0)]
@@ -25,23 +33,38 @@ class Teacher:
         self.lock = threading.Lock()
 
     def __call__(self, body: dict[str, Any]) -> FakeReply:
-        last = body["messages"][-1]["content"] or ""
-        if 'Answer as JSON: {"text"' in last:
-            with self.lock:
-                self.written += 1
-                n = self.written
-            good = '"positive"' in last or "(positive)" in last
-            return FakeReply.text(json.dumps({"text": f"made up review {n} was {'good' * good}"}))
+        last = prompt_of(body)
+        if is_generation(body):
+            plan: list[str | None] = [label for label, _ in batches.plan(body)]
+            plan = plan or [None] * item_count(body)
+            items = []
+            for label in plan:
+                with self.lock:
+                    self.written += 1
+                    n = self.written
+                if label is not None:  # an EvoKD plan line
+                    good = label == "positive"
+                else:
+                    good = '"positive"' in last or "(positive)" in last
+                items.append({"text": f"made up review {n} was {'good' * good}"})
+            return items_reply(items)
+        texts = numbered_texts(last)
+        if texts:
+            return items_reply([{"label": _label_of(text)} for text in texts])
         if "Which label fits" in last:
-            text = last.split("Text:")[-1].split("\n")[0]
-            return FakeReply.text(
-                json.dumps({"label": "positive" if "good" in text else "negative"})
-            )
+            return FakeReply.text(json.dumps({"label": _label_of(last.split("Text:")[-1])}))
         return FakeReply.text("?")
 
 
+def _label_of(text: str) -> str:
+    return "positive" if "good" in text.split("\n")[0] else "negative"
+
+
 def label_calls(server: FakeOpenAIServer) -> int:
-    return sum("Which label fits" in r["messages"][-1]["content"] for r in server.requests)
+    return sum(
+        "Which label fits" in prompt_of(r) or bool(numbered_texts(prompt_of(r)))
+        for r in server.requests
+    )
 
 
 def write_rows(path: Path, rows: list[tuple[str, int]]) -> Path:
@@ -172,7 +195,9 @@ async def test_auggpt_keeps_the_seed_labels_without_labelling_calls(
         config = make_config(tmp_path, server.base_url, tiny_model_dir, "auggpt")
         outcome = await run_distillation(config, progress=False)
         assert label_calls(server) == 0
-        assert len(server.requests) == 2 * 2 * 2  # 2 rounds x 2 seeds x 2 rewrites
+        # 2 rounds x 2 seeds, each request writing the seed's 2 rewrites as one list
+        assert len(server.requests) == 2 * 2
+        assert all(item_count(r) == 2 for r in server.requests)
     assert outcome.final["tokens_spent"] > 0
     accepted = [s for s in read_jsonl(outcome.run_dir / "samples.jsonl") if s["accepted"]]
     assert len(accepted) == 8
@@ -186,8 +211,8 @@ async def test_zerogen_keeps_the_labels_it_asked_for(tmp_path: Path, tiny_model_
     with FakeOpenAIServer(handler=Teacher()) as server:
         config = make_config(tmp_path, server.base_url, tiny_model_dir, "zerogen")
         outcome = await run_distillation(config, progress=False)
-        writes = sum('{"text"' in r["messages"][-1]["content"] for r in server.requests)
-        assert writes == 2 * 2 * 2  # 2 rounds x 2 labels x ceil(4 / 2) inputs
+        writes = [item_count(r) for r in server.requests if is_generation(r)]
+        assert writes == [2] * (2 * 2)  # 2 rounds x 2 labels, ceil(4 / 2) inputs per request
         assert label_calls(server) == 0  # label-conditioned: the asked label is the label
     assert rounds_of(outcome.run_dir) == [0, 1, 2]
     samples = read_jsonl(outcome.run_dir / "samples.jsonl")

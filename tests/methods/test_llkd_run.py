@@ -8,9 +8,11 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from evokd_agent.methods.runner import run_distillation
+from evokd_agent.testing.batches import numbered_texts
 from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
 from tests.methods.test_run_integration import write_rows
 
@@ -19,26 +21,47 @@ POOL = [(f"review {i} was {'good' if i % 2 else 'bad'}", i % 2) for i in range(1
 WRONG = {"review 3 was good", "review 4 was bad", "review 9 was good"}
 
 
-def teacher(body: dict[str, Any]) -> FakeReply:
-    prompt = body["messages"][-1]["content"]
-    text = prompt.split("Text:")[-1].strip().split("\n")[0]
+def _label_tokens(text: str) -> tuple[str, tuple[FakeTokenLogprob, FakeTokenLogprob]]:
+    """The teacher's label for a pool text, as its value token (with alternatives) and rest."""
     gold = "positive" if "good" in text else "negative"
     wrong = text in WRONG
     label = ("negative" if gold == "positive" else "positive") if wrong else gold
     other = "negative" if label == "positive" else "positive"
     sure = 0.55 if wrong else 0.95
     top = {label[:3]: math.log(sure), other[:3]: math.log(1 - sure)}
-    tokens = (
-        FakeTokenLogprob('{"label": "', 0.0),
+    return label, (
         FakeTokenLogprob(label[:3], math.log(sure), top),
         FakeTokenLogprob(label[3:] + '"}', 0.0),
     )
-    return FakeReply.text(json.dumps({"label": label}), logprobs=tokens)
 
 
+def teacher(body: dict[str, Any]) -> FakeReply:
+    prompt = body["messages"][-1]["content"]
+    texts = numbered_texts(prompt)
+    if texts:  # a batch: each item's label token carries that item's distribution
+        tokens = [FakeTokenLogprob('{"items": [', 0.0)]
+        labels = []
+        for i, text in enumerate(texts, 1):
+            label, value = _label_tokens(text)
+            labels.append({"id": i, "label": label})
+            sep = ", " if i > 1 else ""
+            tokens += [FakeTokenLogprob(f'{sep}{{"id": {i}, "label": "', 0.0), *value]
+        tokens.append(FakeTokenLogprob("]}", 0.0))
+        content = "".join(t.token for t in tokens)
+        assert json.loads(content) == {"items": labels}
+        return FakeReply.text(content, logprobs=tuple(tokens))
+    text = prompt.split("Text:")[-1].strip().split("\n")[0]
+    label, value = _label_tokens(text)
+    single = (FakeTokenLogprob('{"label": "', 0.0), *value)
+    return FakeReply.text(json.dumps({"label": label}), logprobs=single)
+
+
+@pytest.mark.parametrize(("per_request", "requests"), [(1, 12), (None, 2)])
 async def test_llkd_keeps_unsure_wrong_pseudo_labels_out(
-    tmp_path: Path, tiny_model_dir: Path
+    tmp_path: Path, tiny_model_dir: Path, per_request: int | None, requests: int
 ) -> None:
+    """One text per labelling request, or the default batches (6 pool texts a round, in one
+    request): the same labels and confidences, so the same selection."""
     seeds = write_rows(tmp_path / "seeds.jsonl", [("a good film", 1), ("a bad film", 0)])
     dev = write_rows(
         tmp_path / "dev.jsonl",
@@ -60,6 +83,7 @@ async def test_llkd_keeps_unsure_wrong_pseudo_labels_out(
             "method": "llkd",
             "policy": "llm",  # ignored: llkd is a fixed procedure
             "budget_tokens": 100_000,
+            "labelling": {"per_request": per_request},
             "max_rounds": 2,
             "method_options": {"pool_per_round": 6, "ema": 0.5},
             "stop": {"patience_rounds": 10},
@@ -71,7 +95,7 @@ async def test_llkd_keeps_unsure_wrong_pseudo_labels_out(
         outcome = await run_distillation(path, progress=False)
         bodies = list(server.requests)
     assert not any(b.get("tools") for b in bodies)  # scripted, no agent calls
-    assert len(bodies) == 12 and all(b.get("logprobs") for b in bodies)
+    assert len(bodies) == requests and all(b.get("logprobs") for b in bodies)
     rows = [
         json.loads(line) for line in (outcome.run_dir / "metrics.jsonl").read_text().splitlines()
     ]

@@ -28,6 +28,8 @@ def test_shipped_templates_render(task: str) -> None:
         label="a",
         label_description="d",
         difficulty="Make it hard.",
+        plan='1. label "a", HARD',
+        texts="1. x",
     )
     for step in STEPS:
         assert prompts.render(step, **values)

@@ -13,6 +13,13 @@ import yaml
 
 from evokd_agent.methods.context import DistillContext
 from evokd_agent.methods.runner import run_distillation
+from evokd_agent.testing.batches import (
+    is_generation,
+    item_count,
+    items_reply,
+    numbered_texts,
+    plan,
+)
 from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
 
 ROUND: list[tuple[str, dict[str, Any]]] = [
@@ -39,12 +46,22 @@ class Teacher:
             return self.decisions.pop(0) if self.decisions else FakeReply.tool_call("finish", {})
         if "explain which kinds" in last:
             return FakeReply.text("It confuses mild praise with criticism.")
-        if 'Answer as JSON: {"text"' in last:
-            with self.lock:
-                self.written += 1
-                n = self.written
-            word = "good" if '"positive"' in last else "bad"
-            return FakeReply.text(json.dumps({"text": f"made up review number {n} was {word}"}))
+        if is_generation(body):
+            items = []
+            labels: list[str | None] = [label for label, _ in plan(body)]
+            for label in labels or [None] * item_count(body):
+                with self.lock:
+                    self.written += 1
+                    n = self.written
+                asked = label == "positive" if label else '"positive"' in last
+                word = "good" if asked else "bad"
+                items.append({"text": f"made up review number {n} was {word}"})
+            return items_reply(items)
+        texts = numbered_texts(last)
+        if texts:
+            return items_reply(
+                [{"label": "positive" if "good" in t else "negative"} for t in texts]
+            )
         if "Which label fits" in last:
             text = last.split("Text:")[-1]
             label = "positive" if "good" in text.split("\n")[0] else "negative"

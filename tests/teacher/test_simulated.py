@@ -27,7 +27,7 @@ from evokd_agent import cli
 from evokd_agent.methods import confidence
 from evokd_agent.methods.context import Candidate, DistillContext, TaskSpec
 from evokd_agent.methods.labelling import label_candidates, label_request
-from evokd_agent.methods.scoring import score_texts
+from evokd_agent.methods.scoring import score_ner_texts, score_texts
 from evokd_agent.methods.steps import analyze_weakness, generate_inputs, write_variants
 from evokd_agent.prompting import PromptSet
 from evokd_agent.run.config import BASE_DIR_KEY, load_run_config
@@ -97,7 +97,13 @@ def teacher(corpus: tuple[Path, Path]) -> Iterator[SimulatedTeacher]:
         yield sim
 
 
-def make_ctx(generator: Any, task: str = "classification", labels: Sequence[str] = LABELS) -> Any:
+def make_ctx(
+    generator: Any,
+    task: str = "classification",
+    labels: Sequence[str] = LABELS,
+    k: int = 1,
+    m: int = 1,
+) -> Any:
     spec = TaskSpec(task, "Is the review positive or negative?", tuple(labels))  # type: ignore[arg-type]
     rows: list[dict[str, Any]] = []
     ctx = DistillContext(
@@ -113,6 +119,8 @@ def make_ctx(generator: Any, task: str = "classification", labels: Sequence[str]
         record_sample=rows.append,
         end_round=lambda row: None,
         save_final=lambda: "",
+        inputs_per_request=k,
+        texts_per_request=m,
     )
     return SimpleNamespace(ctx=ctx, rows=rows)
 
@@ -146,6 +154,20 @@ async def test_zerogen_serves_real_sentences_once_with_the_asked_label(
     assert set(texts) == set(POSITIVE + NEGATIVE) - {IN_DEV}
 
 
+async def test_batched_zerogen_serves_k_distinct_sentences_of_the_label(
+    teacher: SimulatedTeacher,
+) -> None:
+    async with context_for(teacher, k=4) as ctx:
+        jobs = [{"task_description": "t", "label": "positive", "label_description": "p", "n": 5}]
+        report = await write_variants(ctx, "zerogen", jobs, "zerogen")
+        again = await write_variants(ctx, "zerogen", jobs, "zerogen")  # 1 positive left
+    texts = [c.text for c in ctx.state.candidates]
+    assert report.produced == report.accepted == 5  # requests of 4 and 1
+    assert texts[:5] and all(t in POSITIVE for t in texts[:5]) and len(set(texts)) == len(texts)
+    # Only one positive sentence is left: then any label, until the corpus runs dry.
+    assert again.produced == 5 and texts[5] in POSITIVE
+
+
 async def test_rewrite_picks_the_nearest_sentence_with_the_seeds_label(
     teacher: SimulatedTeacher,
 ) -> None:
@@ -159,8 +181,11 @@ async def test_rewrite_picks_the_nearest_sentence_with_the_seeds_label(
     assert seed not in texts and all(gold(t) == "positive" for t in texts)
 
 
-async def test_hard_inputs_are_nearest_to_the_weakness_analysis(teacher: SimulatedTeacher) -> None:
-    async with context_for(teacher) as ctx:
+@pytest.mark.parametrize("k", [1, 4])
+async def test_hard_inputs_are_nearest_to_the_weakness_analysis(
+    teacher: SimulatedTeacher, k: int
+) -> None:
+    async with context_for(teacher, k=k) as ctx:
         missed = TextSample("our team lost the match badly", "negative")
         ctx.state.wrong = [Prediction(missed, "positive", 0.9, False)]
         ctx.state.correct = [Prediction(TextSample(POSITIVE[4], "positive"), "positive", 0.8, True)]
@@ -172,9 +197,12 @@ async def test_hard_inputs_are_nearest_to_the_weakness_analysis(teacher: Simulat
     assert ctx.state.candidates[0].kind == "hard"
 
 
-async def test_noise_zero_labels_are_gold_with_full_confidence(teacher: SimulatedTeacher) -> None:
+@pytest.mark.parametrize("m", [1, 4])
+async def test_noise_zero_labels_are_gold_with_full_confidence(
+    teacher: SimulatedTeacher, m: int
+) -> None:
     texts = POSITIVE + [t for t in NEGATIVE if t != IN_DEV] + ["a restaurant with cold bland soup"]
-    async with context_for(teacher) as ctx:
+    async with context_for(teacher, m=m) as ctx:
         ctx.state.candidates = [Candidate(t, "zerogen", 1, "p") for t in texts]
         report, samples = await label_candidates(ctx)
         scores = await score_texts(ctx, texts)
@@ -206,10 +234,13 @@ def test_noise_rate_and_calibrated_confidence(tmp_path: Path) -> None:
     ]
 
 
-async def test_logprobs_give_back_the_simulated_distribution(corpus: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize("m", [1, 3])
+async def test_logprobs_give_back_the_simulated_distribution(
+    corpus: tuple[Path, Path], m: int
+) -> None:
     texts = POSITIVE + NEGATIVE[:2]
     with SimulatedTeacher(settings(*corpus, noise=0.3), embedder=bow_embed) as sim:
-        async with context_for(sim) as ctx:
+        async with context_for(sim, m=m) as ctx:
             scores = await score_texts(ctx, texts)
             result = await ctx.generator.complete(label_request(ctx, texts[0], logprobs=True))
     for text, score in zip(texts, scores, strict=True):
@@ -254,10 +285,11 @@ async def test_agent_turns_and_other_models_are_refused(teacher: SimulatedTeache
 
 
 @pytest.mark.parametrize("json_mode", ["object", "off"])
+@pytest.mark.parametrize("batched", [False, True])
 async def test_requests_without_a_schema_are_told_apart_by_the_prompt(
-    teacher: SimulatedTeacher, json_mode: str
+    teacher: SimulatedTeacher, json_mode: str, batched: bool
 ) -> None:
-    async with context_for(teacher) as ctx:
+    async with context_for(teacher, k=1 + 3 * batched, m=1 + 3 * batched) as ctx:
         ctx.json_mode = json_mode  # type: ignore[assignment]
         jobs = [
             {"task_description": "t", "label": y, "label_description": y, "n": 1} for y in LABELS
@@ -283,15 +315,19 @@ NER_ROWS = [
 ]
 
 
-async def test_ner_labels_are_gold_entities_the_pipeline_accepts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("m", [1, 4])
+async def test_ner_labels_are_gold_entities_the_pipeline_accepts(tmp_path: Path, m: int) -> None:
     rows = [{"tokens": t, "tags": g} for t, g in NER_ROWS]
     train = write_jsonl(tmp_path / "train.jsonl", rows)
     texts = [" ".join(t) for t, _ in NER_ROWS] + ["Carol met Alice in Rome"]
     with SimulatedTeacher(settings(train, noise=0.0), embedder=bow_embed) as sim:
-        async with context_for(sim, task="ner", labels=("person", "location")) as ctx:
+        async with context_for(sim, task="ner", labels=("person", "location"), m=m) as ctx:
             ctx.state.candidates = [Candidate(t, "zerogen", 1, "p") for t in texts]
             report, samples = await label_candidates(ctx)
             result = await ctx.generator.complete(label_request(ctx, texts[1], logprobs=True))
+            scores = await score_ner_texts(ctx, texts)
+    assert [s.confidence if s else None for s in scores] == pytest.approx([1.0] * 4)
+    assert [len(s.entities) if s else None for s in scores] == [2, 2, 0, 2]
     assert report.accepted == 4
     tags = [s.tags for s in samples if isinstance(s, NerSample)]
     assert tags[:3] == [tuple(g) for _, g in NER_ROWS]
