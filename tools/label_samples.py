@@ -1,4 +1,4 @@
-"""Tool: the teacher labels the pending inputs, each in a separate call."""
+"""Tool: the teacher labels the pending inputs (several per request, `labelling.per_request`)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from pydantic import Field
 from evokd_agent.agent import ToolRetry, tool
 from evokd_agent.methods.confidence import LabelConfidence, NerConfidence
 from evokd_agent.methods.context import DistillContext, PseudoLabel, Sample, sample_text
+from evokd_agent.methods.labelling import affordable_texts
 from evokd_agent.methods.scoring import score_ner_texts, score_texts
 from evokd_agent.methods.steps import split_words
 from evokd_agent.student.data import NerSample, TextSample
@@ -36,6 +37,8 @@ async def score_confidence(
     """
     state = ctx.state
     if source == "pool":
+        # Near the end of the budget, take only as many pool texts as it can still label.
+        limit = affordable_texts(ctx, ctx.pool[state.pool_used : state.pool_used + limit])
         texts = _fresh_pool_texts(ctx, limit)
         if not texts:
             raise ToolRetry("the unlabeled pool is empty or used up; use generate_samples")

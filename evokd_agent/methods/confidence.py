@@ -1,6 +1,8 @@
 """Teacher confidence in a label, from the logprobs of its labelling reply.
 
-The label is the first value token after `"label": "` in the JSON reply. Its top alternatives
+The label is the first value token after `"label": "` in the JSON reply (in a batched reply,
+the k-th such token belongs to the k-th item, so each item is scored from its own token). Its
+top alternatives
 are mapped to labels by their surface form ("pos", " Positive", "positive" all count for
 "positive"), their probabilities summed per label and normalised over the label set. Where the
 endpoint returns no logprobs, confidence is the share of k sampled replies that agree

@@ -148,7 +148,7 @@ class DistillContext:
     json_mode: Literal["schema", "object", "off"] = "schema"
     """How JSON replies are requested: json_object with a schema (llama.cpp turns it into a
     grammar), plain json_object (OpenAI), or not at all (prompt only)."""
-    max_history_chars: int = 6000
+    max_history_chars: int = 3000
     """Conversation kept for the teacher's analyses (older turns are dropped first)."""
     seed: int = 42
     """The run's seed: tools that draw at random (EDA) seed their RNG from it and the round."""

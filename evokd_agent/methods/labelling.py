@@ -1,7 +1,9 @@
-"""Labelling: the teacher's separate call that labels each written input.
+"""Labelling: the teacher's separate calls that label the written inputs.
 
 Every candidate is labelled apart from the prompt that wrote it, so a generation prompt's target
-label is only a hint; the samples log records each decision (accepted or rejected, and why).
+label is only a hint. `ctx.texts_per_request` texts share one request (numbered items, see
+`methods.batch`); 1 keeps the one-text prompt. The samples log records each decision (accepted
+or rejected, and why).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from evokd_agent.methods.context import Candidate, DistillContext, Sample
 from evokd_agent.methods.parsing import parse_entities, parse_label
 from evokd_agent.methods.steps import (
     StepReport,
+    affordable,
     count_rejection,
     describe,
     failed_report,
+    reserved_tokens,
     split_words,
     teacher_request,
 )
@@ -114,6 +118,29 @@ def label_batch_request(
     return request
 
 
+def labelling_requests(
+    ctx: DistillContext, texts: Sequence[str], *, logprobs: bool = False
+) -> list[ChatRequest]:
+    """The requests that label `texts`, `ctx.texts_per_request` per request."""
+    if ctx.texts_per_request <= 1:
+        return [label_request(ctx, t, logprobs=logprobs) for t in texts]
+    return [
+        label_batch_request(ctx, [texts[i] for i in group], logprobs=logprobs)
+        for group in chunks(len(texts), ctx.texts_per_request)
+    ]
+
+
+def affordable_texts(ctx: DistillContext, texts: Sequence[str], *, logprobs: bool = True) -> int:
+    """How many of `texts` (a prefix) the budget left can label (at least 1, 0 for none)."""
+    if not texts:
+        return 0
+    return affordable(
+        ctx,
+        len(texts),
+        lambda n: reserved_tokens(ctx, labelling_requests(ctx, texts[:n], logprobs=logprobs)),
+    )
+
+
 @dataclass(frozen=True)
 class ItemLabel:
     """The teacher's answer for one text of a labelling request (batched or not)."""
@@ -151,14 +178,8 @@ async def ask_labels(
     each takes its own numbered item of the reply (see `methods.batch` for what is rejected).
     """
     m = ctx.texts_per_request
-    if m <= 1:
-        requests = [label_request(ctx, t, logprobs=logprobs) for t in texts]
-        groups = [range(i, i + 1) for i in range(len(texts))]
-    else:
-        groups = chunks(len(texts), m)
-        requests = [
-            label_batch_request(ctx, [texts[i] for i in g], logprobs=logprobs) for g in groups
-        ]
+    groups = chunks(len(texts), max(m, 1))
+    requests = labelling_requests(ctx, texts, logprobs=logprobs)
     requests = [replace(r, temperature=temperature, sample_index=sample_index) for r in requests]
     results = await ctx.generator.run(requests, desc=desc) if requests else []
     out: list[ItemLabel] = []

@@ -293,6 +293,7 @@ async def run_distillation(
                 temperature=config.generation.temperature,
                 max_tokens=config.generation.max_tokens,
                 inputs_per_request=config.generation.inputs_per_request(embedded),
+                max_history_chars=config.generation.history_chars,
                 texts_per_request=config.labelling.texts_per_request(embedded),
                 generator=generator,
                 prompts=PromptSet.load(config.task, config.prompts_dir),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,6 +136,30 @@ def count_rejection(report: StepReport, reason: str) -> None:
     report.rejected[reason] = report.rejected.get(reason, 0) + 1
 
 
+# A typical generated sentence, for estimating what labelling it will reserve.
+_LABEL_TEXT_ESTIMATE = " ".join(["word"] * 24)
+
+
+def reserved_tokens(ctx: DistillContext, requests: Sequence[ChatRequest]) -> int:
+    """What the generator would reserve for `requests` (scaled prompt + max_tokens each)."""
+    return sum(ctx.generator.estimate(r)[1] for r in requests)
+
+
+def affordable(ctx: DistillContext, n: int, cost: Callable[[int], int]) -> int:
+    """The most items, up to n, whose estimated `cost(items)` fits the budget left (at least 1,
+    so that a budget too small for any is refused, and so recorded, by the ledger).
+
+    The last round of a run shrinks to what is left instead of failing on a full-size request:
+    this is what lets a method spend its whole budget.
+    """
+    remaining = ctx.generator.ledger.remaining
+    if remaining is None:
+        return n
+    while n > 1 and cost(n) > remaining:
+        n -= 1
+    return n
+
+
 async def analyze_weakness(ctx: DistillContext, max_tokens: int = 200) -> StepReport:
     """Ask the teacher, in the running conversation, what the student gets wrong."""
     conversation = _conversation(ctx)
@@ -205,32 +229,40 @@ async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> Step
     conversation = _conversation(ctx)
     labels = ctx.spec.labels
     offset = ctx.state.round * (n_hard + n_easy)
-    jobs = [
+    all_jobs = [
         (kind, labels[(offset + j) % len(labels)])
         for j, kind in enumerate(["hard"] * n_hard + ["easy"] * n_easy)
     ]
-    groups = chunks(len(jobs), ctx.inputs_per_request)
     key = "label" if ctx.spec.task == "classification" else "type"
-    requests = []
-    for g, group in enumerate(groups):
-        plan = "\n".join(
-            _plan_line(ctx, i + 1, jobs[j][1], jobs[j][0]) for i, j in enumerate(group)
-        )
-        user = ctx.prompts.render("generate", n=len(group), plan=plan)
-        messages = _trimmed(ctx, [*conversation, {"role": "user", "content": user}])
-        extra = {key: {"enum": list(labels)}, "difficulty": {"enum": ["hard", "easy"]}}
-        requests.append(
-            teacher_request(
-                ctx,
-                messages,
-                step="generate",
-                phase="generation",
-                max_tokens=ctx.max_tokens * len(group),
-                temperature=ctx.temperature,
-                schema=_items_schema(len(group), extra),
-                sample_index=g,
+    extra = {key: {"enum": list(labels)}, "difficulty": {"enum": ["hard", "easy"]}}
+
+    def build(n: int) -> tuple[list[range], list[ChatRequest]]:
+        groups = chunks(n, ctx.inputs_per_request)
+        requests = []
+        for g, group in enumerate(groups):
+            lines = [
+                _plan_line(ctx, i + 1, all_jobs[j][1], all_jobs[j][0]) for i, j in enumerate(group)
+            ]
+            user = ctx.prompts.render("generate", n=len(group), plan="\n".join(lines))
+            messages = _trimmed(ctx, [*conversation, {"role": "user", "content": user}])
+            requests.append(
+                teacher_request(
+                    ctx,
+                    messages,
+                    step="generate",
+                    phase="generation",
+                    max_tokens=ctx.max_tokens * len(group),
+                    temperature=ctx.temperature,
+                    schema=_items_schema(len(group), extra),
+                    sample_index=g,
+                )
             )
-        )
+        return groups, requests
+
+    # The last round writes fewer when the budget cannot pay for them all (and their labels).
+    n = affordable(ctx, len(all_jobs), lambda n: _with_labelling(ctx, n, build(n)[1]))
+    jobs = all_jobs[:n]
+    groups, requests = build(n)
     report = StepReport(ok=True)
     written: dict[str, list[str]] = {"hard": [], "easy": []}
     results = await ctx.generator.run(requests, desc="generation")
@@ -263,20 +295,29 @@ async def write_variants(
     back from the cache.
     """
     first = ctx.state.round * _ROUND_STRIDE
-    plan = [(job, part) for job in jobs for part in chunks(int(job["n"]), ctx.inputs_per_request)]
-    requests = [
-        teacher_request(
-            ctx,
-            [{"role": "user", "content": ctx.prompts.render(step, **{**job, "n": len(part)})}],
-            step=step,
-            phase="generation",
-            max_tokens=ctx.max_tokens * len(part),
-            temperature=ctx.temperature,
-            schema=_items_schema(len(part), {}),
-            sample_index=first + part.start,
-        )
-        for job, part in plan
-    ]
+
+    def build(per_job: int) -> tuple[list[tuple[dict[str, Any], range]], list[ChatRequest]]:
+        k = ctx.inputs_per_request
+        plan = [(job, part) for job in jobs for part in chunks(min(int(job["n"]), per_job), k)]
+        requests = [
+            teacher_request(
+                ctx,
+                [{"role": "user", "content": ctx.prompts.render(step, **{**job, "n": len(part)})}],
+                step=step,
+                phase="generation",
+                max_tokens=ctx.max_tokens * len(part),
+                temperature=ctx.temperature,
+                schema=_items_schema(len(part), {}),
+                sample_index=first + part.start,
+            )
+            for job, part in plan
+        ]
+        return plan, requests
+
+    # The last round writes fewer per job when the budget cannot pay for them all.
+    most = max((int(job["n"]) for job in jobs), default=0)
+    per_job = affordable(ctx, most, lambda n: _with_labelling(ctx, n * len(jobs), build(n)[1]))
+    plan, requests = build(per_job)
     report = StepReport(ok=True)
     for (job, part), result in zip(plan, await ctx.generator.run(requests, desc=step), strict=True):
         for text in _written_texts(report, result, len(part)):
@@ -284,6 +325,14 @@ async def write_variants(
                 _offer(ctx, report, text, kind, result.request.template_version, job.get("label"))
     report.ok = report.produced > 0 or not report.budget_exhausted
     return report
+
+
+def _with_labelling(ctx: DistillContext, n: int, requests: Sequence[ChatRequest]) -> int:
+    """Tokens reserved by generation `requests` writing n inputs, plus by labelling them."""
+    from evokd_agent.methods.labelling import labelling_requests  # labelling imports this module
+
+    labels = labelling_requests(ctx, [_LABEL_TEXT_ESTIMATE] * n)
+    return reserved_tokens(ctx, [*requests, *labels])
 
 
 def _written_texts(report: StepReport, result: ChatResult, n: int) -> list[str | None]:

@@ -191,7 +191,7 @@ class StopRule(BaseModel):
 
 
 # Defaults of k and m (see README "Teacher calls" for the measurements behind them).
-GENERATION_PER_REQUEST = 8
+GENERATION_PER_REQUEST = 16
 EMBEDDED_GENERATION_PER_REQUEST = 4
 LABELLING_PER_REQUEST = 16
 EMBEDDED_LABELLING_PER_REQUEST = 1
@@ -207,8 +207,11 @@ class GenerationSettings(BaseModel):
     max_tokens: int = Field(default=128, ge=16, le=1_000_000)
     """Completion limit per input written (a request writing k inputs may use k times this);
     the budget must cover at least one."""
+    history_chars: int = Field(default=3000, ge=500, le=1_000_000)
+    """Characters of the EvoKD analysis conversation sent with each analysis and generation
+    request, besides the system prompt (older turns are dropped first)."""
     per_request: int | None = Field(default=None, ge=1, le=64)
-    """Inputs written per request (k), as one JSON list; None: 8 for a remote endpoint, 4 for
+    """Inputs written per request (k), as one JSON list; None: 16 for a remote endpoint, 4 for
     the embedded teacher (chosen from the bench, see README "Teacher calls")."""
 
     def inputs_per_request(self, embedded: bool) -> int:

@@ -287,3 +287,26 @@ async def test_generation_writes_k_inputs_per_request_following_the_plan() -> No
     hints = [c.label_hint for c in made.ctx.state.candidates[:8]]
     assert hints == ["negative", "positive"] * 4  # the plan's labels rotate
     assert plan(bodies[0]) == [("negative", "HARD"), ("positive", "HARD")] * 2
+
+
+async def test_the_last_round_shrinks_to_the_budget_left() -> None:
+    """A round the budget cannot pay for in full writes (and labels) fewer inputs, instead of
+    being refused: that is what lets a method spend its whole budget."""
+    sentences = iter(f"sentence number {w} is new" for w in "abcdefghijklmnopqrstuvwxyz")
+
+    def handle(body: dict[str, Any]) -> FakeReply:
+        texts = numbered_texts(prompt_of(body))
+        if texts:
+            return items_reply([{"label": gold(t)} for t in texts])
+        return items_reply([{"text": next(sentences)} for _ in range(item_count(body))])
+
+    with FakeOpenAIServer(handler=handle) as srv:
+        # A full round of 8 reserves about 1,900 tokens (128 per input written, 24 per label).
+        async with generator_for(srv.base_url, budget=1200) as generator:
+            made = make_ctx(generator, k=8, m=8)
+            report = await generate_inputs(made.ctx, 6, 2)
+            labelled, accepted = await label_candidates(made.ctx)
+            ledger = generator.ledger
+    assert 0 < report.produced < 8 and not report.budget_exhausted
+    assert not ledger.exhausted and labelled.accepted == len(accepted) == report.produced
+    assert [item_count(b) for b in srv.requests[-2:-1]] == [report.produced]

@@ -1,0 +1,238 @@
+"""Benchmark batched teacher calls: labels per request (m) and inputs per request (k).
+
+Examples:
+    .venv/bin/python scripts/bench_teacher_calls.py --teacher simulated --part labelling --m 1,4,16
+    .venv/bin/python scripts/bench_teacher_calls.py --teacher embedded --part labelling --m 1,4,8
+    .venv/bin/python scripts/bench_teacher_calls.py --teacher embedded --part generation --k 1,4,8
+
+SST-2 (or WNUT-17 with `--data wnut17`), one seed sentence per class as the prompt's examples.
+`labelling`: the teacher labels `--n` sentences (a seeded sample of dev; of train for the
+simulated teacher, which knows only its corpus) with m texts per request;
+prints accuracy against gold (classification; NER: entity-level F1 of the parsed entities),
+items rejected, tokens spent and tokens per label, side by side for every m in one run.
+`generation`: the teacher writes `--n` inputs, ZeroGen-style (n / labels per label), k per
+request; prints inputs produced and accepted by the run's filters, tokens per accepted input.
+Every request goes through the real generator and ledger; no response cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from evokd_agent.methods.context import DistillContext, TaskSpec, sample_text
+from evokd_agent.methods.labelling import ask_labels
+from evokd_agent.methods.parsing import parse_entities, parse_label
+from evokd_agent.methods.steps import entities_of, write_variants
+from evokd_agent.prompting import PromptSet
+from evokd_agent.run.hygiene import Hygiene
+from evokd_agent.student.config import TrainConfig
+from evokd_agent.student.data import NerSample, TextSample, load_samples
+from evokd_agent.teacher.client import TeacherClient
+from evokd_agent.teacher.config import TeacherConfig
+from evokd_agent.teacher.generator import ChatGenerator
+from evokd_agent.teacher.ledger import TokenLedger
+from evokd_agent.teacher.simulated_config import SimulatedTeacherConfig
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TASKS = {
+    "sst2": ("classification", "Decide whether a movie review sentence is negative or positive."),
+    "wnut17": ("ner", "Find the named entities in short, informal social-media posts."),
+}
+
+
+def teacher_config(kind: str, data: str) -> TeacherConfig:
+    if kind == "embedded":
+        return TeacherConfig(base_url="embedded", max_concurrency=1)
+    simulated = SimulatedTeacherConfig(
+        corpus=DATA / data / "train.jsonl",
+        exclude=[DATA / data / "dev.jsonl", DATA / data / "test.jsonl"],
+        noise=0.1,
+    )
+    return TeacherConfig(base_url="simulated", simulated=simulated, max_concurrency=8)
+
+
+def context(
+    teacher: TeacherConfig, data: str, seeds: list[Any], labels: list[str], k: int, m: int
+) -> tuple[DistillContext, ChatGenerator]:
+    task, description = TASKS[data]
+    generator = ChatGenerator(TeacherClient(teacher), ledger=TokenLedger(None), progress=False)
+    ctx = DistillContext(
+        spec=TaskSpec(task, description, tuple(labels)),  # type: ignore[arg-type]
+        student=None,  # type: ignore[arg-type]
+        train_config=TrainConfig(),
+        seeds=seeds,
+        dev=[],
+        test=[],
+        generator=generator,
+        prompts=PromptSet.load(task),
+        hygiene=Hygiene(labels, []),
+        record_sample=lambda row: None,
+        end_round=lambda row: None,
+        save_final=lambda: "",
+        max_tokens=96,
+        inputs_per_request=k,
+        texts_per_request=m,
+        json_mode="schema",
+    )
+    return ctx, generator
+
+
+def one_per_class(samples: list[Any], labels: list[str], rng: random.Random) -> list[Any]:
+    seeds = []
+    for label in labels:
+        if isinstance(samples[0], TextSample):
+            pool = [s for s in samples if s.label == label]
+        else:
+            pool = [s for s in samples if any(t == label for _, t in entities_of(s))]
+        seeds.append(rng.choice(pool))
+    return seeds
+
+
+def label_names(samples: list[Any]) -> list[str]:
+    """Class names (classification) or entity types (NER) of a data set."""
+    if isinstance(samples[0], TextSample):
+        return sorted({s.label for s in samples})
+    return sorted({t for s in samples for _, t in entities_of(s)})
+
+
+def entity_f1(gold: list[set[tuple[str, str]]], got: list[set[tuple[str, str]] | None]) -> float:
+    tp = sum(len(g & (p or set())) for g, p in zip(gold, got, strict=True))
+    n_pred = sum(len(p or set()) for p in got)
+    n_gold = sum(len(g) for g in gold)
+    return 2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0
+
+
+async def labelling(teacher: TeacherConfig, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rng = random.Random(args.seed)
+    train = load_samples(DATA / args.data / "train.jsonl")
+    # The simulated teacher knows only its corpus (train): it labels a dev text like its
+    # nearest train neighbour, so its label accuracy is measured on train texts.
+    split = args.split or ("train" if args.teacher == "simulated" else "dev")
+    dev = load_samples(DATA / args.data / f"{split}.jsonl")
+    labels = label_names(list(train))
+    seeds = one_per_class(list(train), labels, rng)
+    sample: list[Any] = rng.sample(list(dev), args.n)
+    texts = [sample_text(s) for s in sample]
+    rows = []
+    for m in args.m:
+        ctx, generator = context(teacher, args.data, seeds, labels, 1, m)
+        started = time.perf_counter()
+        async with generator.client:
+            answers = await ask_labels(ctx, texts)
+        wall = time.perf_counter() - started
+        rejected = sum(a.reply is None for a in answers)
+        if isinstance(sample[0], TextSample):
+            got = [parse_label(a.reply, labels) if a.reply else None for a in answers]
+            score = sum(g == s.label for g, s in zip(got, sample, strict=True)) / len(sample)
+            metric = "accuracy"
+        else:
+            parsed = [parse_entities(a.reply) if a.reply else None for a in answers]
+            gold = [set(entities_of(s)) for s in sample if isinstance(s, NerSample)]
+            score = entity_f1(gold, [set(p) if p is not None else None for p in parsed])
+            metric = "entity_f1"
+        spent = generator.ledger.spent
+        row = {
+            "part": "labelling",
+            "teacher": args.teacher,
+            "data": args.data,
+            "m": m,
+            "texts": len(texts),
+            metric: round(score, 4),
+            "rejected": rejected,
+            "requests": generator.ledger.status().total.requests,
+            "tokens": spent,
+            "tokens_per_label": round(spent / max(len(texts) - rejected, 1), 1),
+            "wall_s": round(wall, 1),
+        }
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+async def generation(teacher: TeacherConfig, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rng = random.Random(args.seed)
+    train = load_samples(DATA / args.data / "train.jsonl")
+    labels = label_names(list(train))
+    seeds = one_per_class(list(train), labels, rng)
+    rows = []
+    for k in args.k:
+        ctx, generator = context(teacher, args.data, seeds, labels, k, 1)
+        jobs = [
+            {
+                "task_description": ctx.spec.description,
+                "label": label,
+                "label_description": label,
+                "n": args.n // len(labels),
+            }
+            for label in labels
+        ]
+        started = time.perf_counter()
+        async with generator.client:
+            report = await write_variants(ctx, "zerogen", jobs, "zerogen")
+        wall = time.perf_counter() - started
+        spent = generator.ledger.spent
+        row = {
+            "part": "generation",
+            "teacher": args.teacher,
+            "data": args.data,
+            "k": k,
+            "asked": sum(j["n"] for j in jobs),
+            "produced": report.produced,
+            "accepted": report.accepted,
+            "rejected": report.rejected,
+            "requests": generator.ledger.status().total.requests,
+            "tokens": spent,
+            "tokens_per_accepted": round(spent / max(report.accepted, 1), 1),
+            "wall_s": round(wall, 1),
+        }
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
+
+
+async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from evokd_agent.methods.runner import teacher_endpoint
+
+    with teacher_endpoint(teacher_config(args.teacher, args.data), Path(args.log)) as teacher:
+        part = labelling if args.part == "labelling" else generation
+        return await part(teacher, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teacher", choices=["simulated", "embedded"], default="simulated")
+    parser.add_argument("--data", choices=sorted(TASKS), default="sst2")
+    parser.add_argument("--part", choices=["labelling", "generation"], default="labelling")
+    parser.add_argument("--m", type=ints, default=[1, 4, 16], help="texts per labelling request")
+    parser.add_argument("--k", type=ints, default=[1, 4, 8, 16], help="inputs per request")
+    parser.add_argument("--n", type=int, default=200, help="texts to label / inputs to write")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--split",
+        choices=["train", "dev"],
+        help="texts to label (default: train for the simulated teacher, dev for the embedded one)",
+    )
+    parser.add_argument("--log", default="/tmp/bench_teacher_calls.log", help="teacher log")
+    parser.add_argument("--out", help="write the rows here as JSON lines")
+    args = parser.parse_args()
+    rows = asyncio.run(main_async(args))
+    if args.out:
+        Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+if __name__ == "__main__":
+    main()
