@@ -77,14 +77,20 @@ def teacher_request(
     )
 
 
+# The newest exchange (e.g. the analysis prompt, the analysis and the new request) is always
+# sent, whatever its size: a generation request without its analysis would repeat itself.
+_ALWAYS_KEPT = 3
+
+
 def _trimmed(ctx: DistillContext, messages: list[dict[str, str]]) -> list[dict[str, str]]:
-    """System prompt plus as many of the latest turns as fit in `max_history_chars`."""
+    """System prompt, the newest exchange, and as many earlier turns as fit in
+    `max_history_chars` (counted without the system prompt)."""
     head, rest = messages[:1], messages[1:]
     kept: list[dict[str, str]] = []
-    size = sum(len(m["content"]) for m in head)
+    size = 0
     for message in reversed(rest):
         size += len(message["content"])
-        if kept and size > ctx.max_history_chars:
+        if len(kept) >= _ALWAYS_KEPT and size > ctx.max_history_chars:
             break
         kept.append(message)
     kept.reverse()
@@ -254,7 +260,8 @@ async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> Step
                     max_tokens=ctx.max_tokens * len(group),
                     temperature=ctx.temperature,
                     schema=_items_schema(len(group), extra),
-                    sample_index=g,
+                    # The round is part of the cache key even if two rounds' prompts match.
+                    sample_index=ctx.state.round * _ROUND_STRIDE + g,
                 )
             )
         return groups, requests

@@ -18,11 +18,18 @@ from evokd_agent.methods import batch
 from evokd_agent.methods.context import Candidate, DistillContext, TaskSpec
 from evokd_agent.methods.labelling import label_candidates
 from evokd_agent.methods.scoring import score_ner_texts, score_texts
-from evokd_agent.methods.steps import generate_inputs, write_variants
+from evokd_agent.methods.steps import analyze_weakness, generate_inputs, write_variants
 from evokd_agent.prompting import PromptSet
 from evokd_agent.run.hygiene import Hygiene
 from evokd_agent.student.config import TrainConfig
-from evokd_agent.testing.batches import item_count, items_reply, numbered_texts, plan, prompt_of
+from evokd_agent.testing.batches import (
+    is_generation,
+    item_count,
+    items_reply,
+    numbered_texts,
+    plan,
+    prompt_of,
+)
 from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
 from tests.teacher.conftest import generator_for
 
@@ -310,3 +317,30 @@ async def test_the_last_round_shrinks_to_the_budget_left() -> None:
     assert 0 < report.produced < 8 and not report.budget_exhausted
     assert not ledger.exhausted and labelled.accepted == len(accepted) == report.produced
     assert [item_count(b) for b in srv.requests[-2:-1]] == [report.produced]
+
+
+async def test_generation_always_carries_the_latest_analysis() -> None:
+    """However small `history_chars`, the newest exchange (analysis prompt, analysis, request)
+    is sent; and a later round's request is never answered from an earlier round's cache."""
+    analysis = "It confuses sarcasm with praise. " * 40  # longer than the history limit
+    sentences = iter(f"sentence {w} is a new one" for w in "abcdefghijklmnopqrstuvwxyz")
+
+    def handle(body: dict[str, Any]) -> FakeReply:
+        if not is_generation(body):
+            return FakeReply.text(analysis)
+        return items_reply([{"text": next(sentences)} for _ in range(item_count(body))])
+
+    with FakeOpenAIServer(handler=handle) as srv:
+        async with generator_for(srv.base_url, budget=10**6) as generator:
+            made = make_ctx(generator, k=4)
+            made.ctx.max_history_chars = 500
+            for round_ in range(2):
+                made.ctx.state.round = round_
+                await analyze_weakness(made.ctx)
+                await generate_inputs(made.ctx, 2, 0)
+        bodies = [b for b in srv.requests if is_generation(b)]
+    assert len(bodies) == 2  # both rounds asked the teacher: no cache hit
+    for body in bodies:
+        assert [m["role"] for m in body["messages"][-3:]] == ["user", "assistant", "user"]
+        assert body["messages"][-2]["content"] == analysis
+    assert len(made.ctx.state.candidates) == 4
