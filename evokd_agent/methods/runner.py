@@ -294,7 +294,7 @@ async def run_distillation(
                 max_tokens=config.generation.max_tokens,
                 inputs_per_request=config.generation.inputs_per_request(embedded),
                 max_history_chars=config.generation.history_chars,
-                texts_per_request=config.labelling.texts_per_request(embedded),
+                texts_per_request=config.labelling.texts_per_request(),
                 generator=generator,
                 prompts=PromptSet.load(config.task, config.prompts_dir),
                 hygiene=hygiene,

@@ -194,7 +194,6 @@ class StopRule(BaseModel):
 GENERATION_PER_REQUEST = 16
 EMBEDDED_GENERATION_PER_REQUEST = 4
 LABELLING_PER_REQUEST = 16
-EMBEDDED_LABELLING_PER_REQUEST = 1
 
 
 class GenerationSettings(BaseModel):
@@ -228,13 +227,12 @@ class LabellingSettings(BaseModel):
 
     per_request: int | None = Field(default=None, ge=1, le=64)
     """Texts labelled per request (m), one label per numbered item; 1: one text per request
-    (the single-item prompt). None: 16 for a remote endpoint, 1 for the embedded teacher."""
+    (the one-text prompt). None: 16 (measured: the same label accuracy as one per request,
+    at a third of the tokens)."""
 
-    def texts_per_request(self, embedded: bool) -> int:
-        """m for this endpoint: `per_request`, else the measured default."""
-        if self.per_request is not None:
-            return self.per_request
-        return EMBEDDED_LABELLING_PER_REQUEST if embedded else LABELLING_PER_REQUEST
+    def texts_per_request(self) -> int:
+        """m: `per_request`, else the measured default."""
+        return self.per_request if self.per_request is not None else LABELLING_PER_REQUEST
 
 
 class RunConfig(BaseModel):

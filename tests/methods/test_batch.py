@@ -344,3 +344,15 @@ async def test_generation_always_carries_the_latest_analysis() -> None:
         assert [m["role"] for m in body["messages"][-3:]] == ["user", "assistant", "user"]
         assert body["messages"][-2]["content"] == analysis
     assert len(made.ctx.state.candidates) == 4
+
+
+def test_per_request_defaults_and_overrides() -> None:
+    from evokd_agent.run.config import GenerationSettings, LabellingSettings
+
+    assert GenerationSettings().inputs_per_request(embedded=False) == 16
+    assert GenerationSettings().inputs_per_request(embedded=True) == 4  # writes better at 4
+    assert GenerationSettings(per_request=1).inputs_per_request(embedded=False) == 1
+    assert LabellingSettings().texts_per_request() == 16
+    assert LabellingSettings(per_request=1).texts_per_request() == 1
+    with pytest.raises(ValueError):
+        LabellingSettings(per_request=0)
