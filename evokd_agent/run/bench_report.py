@@ -365,8 +365,16 @@ def _pct(share: float | None) -> float | str:
     return "" if share is None else round(100 * share, 2)
 
 
-def runs_csv(runs: Sequence[RunResult]) -> str:
-    """Every run's own figures, for any other aggregation."""
+def _shown(run_dir: Path, root: Path | None) -> str:
+    """A run's folder relative to the bench folder when inside it (results carry no machine
+    paths), else as it is."""
+    if root is not None and run_dir.is_relative_to(root):
+        return run_dir.relative_to(root).as_posix()
+    return str(run_dir)
+
+
+def runs_csv(runs: Sequence[RunResult], root: Path | None = None) -> str:
+    """Every run's own figures, for any other aggregation (run folders relative to `root`)."""
     header = ["dataset", "task", "method", "budget", "seed", *(f"test_{s}" for s in SCORES)]
     header += ["tokens_spent", "budget_spent_pct", "cached_prompt_tokens", "accepted_samples"]
     header += ["tokens_per_accepted_sample", "wall_seconds", "rounds", "stop_reason", "run_dir"]
@@ -377,7 +385,7 @@ def runs_csv(runs: Sequence[RunResult]) -> str:
             + [r.scores.get(s, "") for s in SCORES]
             + [r.tokens_spent, _pct(r.budget_share), r.cached_prompt_tokens, r.accepted]
             + [_blank(r.tokens_per_accepted), r.wall_seconds or "", len(r.rounds)]
-            + [r.stop_reason or "", str(r.run_dir)]
+            + [r.stop_reason or "", _shown(r.run_dir, root)]
             for r in runs
         ),
     )
@@ -419,5 +427,5 @@ def write_bench_report(
     )
     write_text_atomic(out / TABLE_MD, markdown)
     write_text_atomic(out / TABLE_CSV, table_csv(rows, "; ".join(teachers)))
-    write_text_atomic(out / RUNS_CSV, runs_csv(runs))
+    write_text_atomic(out / RUNS_CSV, runs_csv(runs, out))
     return markdown
