@@ -9,19 +9,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from evokd_agent.methods import batch
-from evokd_agent.methods.context import Candidate, DistillContext, TaskSpec
+from evokd_agent.methods.context import Candidate
 from evokd_agent.methods.labelling import label_candidates
 from evokd_agent.methods.scoring import score_ner_texts, score_texts
 from evokd_agent.methods.steps import analyze_weakness, generate_inputs, write_variants
-from evokd_agent.prompting import PromptSet
-from evokd_agent.run.hygiene import Hygiene
-from evokd_agent.student.config import TrainConfig
 from evokd_agent.testing.batches import (
     is_generation,
     item_count,
@@ -32,6 +28,7 @@ from evokd_agent.testing.batches import (
 )
 from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
 from tests.teacher.conftest import generator_for
+from tests.teacher.test_simulated import make_ctx as simulated_ctx
 
 LABELS = ("negative", "positive")
 TEXTS = [f"review number {i} was {'good' if i % 2 else 'bad'} overall" for i in range(8)]
@@ -86,25 +83,9 @@ def test_chunks_cover_every_index_once() -> None:
 
 # --- through HTTP ----------------------------------------------------------------------------
 def make_ctx(generator: Any, *, m: int = 4, k: int = 4, task: str = "classification") -> Any:
+    """A tool context on `generator` (no student): `.ctx`, and `.rows` its samples log."""
     labels = LABELS if task == "classification" else ("person", "location")
-    rows: list[dict[str, Any]] = []
-    ctx = DistillContext(
-        spec=TaskSpec(task, "Sentiment of reviews.", labels),  # type: ignore[arg-type]
-        student=None,  # type: ignore[arg-type]
-        train_config=TrainConfig(),
-        seeds=[],
-        dev=[],
-        test=[],
-        generator=generator,
-        prompts=PromptSet.load(task),
-        hygiene=Hygiene(labels, []),
-        record_sample=rows.append,
-        end_round=lambda row: None,
-        save_final=lambda: "",
-        inputs_per_request=k,
-        texts_per_request=m,
-    )
-    return SimpleNamespace(ctx=ctx, rows=rows)
+    return simulated_ctx(generator, task, labels, k=k, m=m)
 
 
 def labeller(order: Callable[[list[int]], list[int]] = lambda ids: ids) -> Any:
