@@ -247,10 +247,7 @@ class SimulatedTeacher:
                 return FakeReply.error(
                     400, "this simulated teacher serves a classification corpus"
                 ), None
-            types = req.enum(
-                req.mapping(req.mapping(item_props.get("entities")).get("items")), "type"
-            )
-            types = types or list(self.corpus.types)
+            types = req.entity_types(item_props) or list(self.corpus.types)
             parts: list[Part] = ['{"items": [']
             for i, text in enumerate(numbered, 1):
                 parts.append(", " * (i > 1) + f'{{"id": {i}, ')
@@ -421,10 +418,7 @@ class SimulatedTeacher:
         focus = FOCUS.findall(prompt)
         if not focus:
             return FakeReply.error(400, 'no "Sentence: ..." line to label'), None
-        items = req.mapping(
-            req.mapping(req.mapping(props.get("entities")).get("items")).get("properties")
-        )
-        types = [str(x) for x in req.mapping(items.get("type")).get("enum") or self.corpus.types]
+        types = req.entity_types(props) or list(self.corpus.types)
         return self._reply(body, ["{", *self._entity_parts(focus[-1], types), "}"])
 
     def _entity_parts(self, text: str, types: Sequence[str]) -> list[Part]:

@@ -83,6 +83,12 @@ def enum(props: Mapping[str, Any], key: str) -> list[str]:
     return [str(x) for x in mapping(props.get(key)).get("enum") or []]
 
 
+def entity_types(props: Mapping[str, Any]) -> list[str]:
+    """The type enum of an `"entities": [{"text", "type"}]` schema property (or [])."""
+    entity = mapping(mapping(props.get("entities")).get("items")).get("properties")
+    return enum(mapping(entity), "type")
+
+
 def length_limits(spec: Any) -> tuple[int, int]:
     spec = mapping(spec)
     return int(spec.get("minLength", 0)), int(spec.get("maxLength", 10**9))

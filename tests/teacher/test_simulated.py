@@ -505,3 +505,24 @@ def test_corpus_embeddings_are_cached_on_disk_by_embedder_and_texts(tmp_path: Pa
     assert len(list(tmp_path.glob("*.npy"))) == 2
     plain = cached_embeddings(["a"], lambda texts: np.zeros((1, 3), np.float32), tmp_path / "x")
     assert plain.shape == (1, 3) and not (tmp_path / "x").exists()  # no cache_id: no cache
+
+
+def test_batched_ner_labelling_reads_the_requested_types(tmp_path: Path) -> None:
+    rows = [{"tokens": t, "tags": g} for t, g in NER_ROWS]
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    sim = SimulatedTeacher(settings(train, noise=0.0), embedder=bow_embed)
+    entity = {"properties": {"text": {"type": "string"}, "type": {"enum": ["person", "group"]}}}
+    item = {"properties": {"id": {"type": "integer"}, "entities": {"items": entity}}}
+    body = {
+        "messages": [{"role": "user", "content": "Sentences:\n1. Bob Smith likes Rome"}],
+        "response_format": {
+            "type": "json_object",
+            "schema": {"properties": {"items": {"items": item}}},
+        },
+        "logprobs": True,
+        "top_logprobs": 5,
+    }
+    reply = sim.handle(body)
+    assert json.loads(reply.content or "")["items"][0]["entities"][0]["type"] == "person"
+    typed = [t for t in reply.logprobs or () if t.token == "person"]
+    assert typed and set(typed[0].top) == {"person", "group"}  # the request's types
