@@ -20,8 +20,16 @@ async def train_student(ctx: DistillContext) -> dict[str, Any]:
     state = ctx.state
     start = time.perf_counter()
     train = ctx.train_set
-    result = await asyncio.to_thread(ctx.train, train)
-    dev = await asyncio.to_thread(ctx.evaluate, ctx.dev)
+    # Nothing new since the last training (a round whose requests were all refused): the
+    # student would learn the same data again, so its last scores stand.
+    fingerprint = hash(tuple(train))
+    if fingerprint == state.trained_on and state.last_dev is not None:
+        dev, train_loss = state.last_dev, None
+    else:
+        result = await asyncio.to_thread(ctx.train, train)
+        dev = await asyncio.to_thread(ctx.evaluate, ctx.dev)
+        train_loss = result.train_loss[-1] if result.train_loss else None
+        state.trained_on, state.last_dev = fingerprint, dev
     state.round += 1
     state.dev_history.append(dev.main_score)
     state.predictions = []
@@ -32,7 +40,7 @@ async def train_student(ctx: DistillContext) -> dict[str, Any]:
             "n_synthetic": len(state.synthetic),
             "dev": dev.to_dict(),
             "dev_f1": dev.main_score,
-            "train_loss": result.train_loss[-1] if result.train_loss else None,
+            "train_loss": train_loss,
             "wall_seconds": round(time.perf_counter() - start, 2),
             "llkd": state.selection,
         }

@@ -91,6 +91,13 @@ class RunState:
     """Every accepted teacher-labelled sample so far."""
     pool_used: int = 0
     """Pool texts already offered to the teacher."""
+    generation_steps: int = 0
+    """Generation steps run so far: part of every generation request's sample index, so that
+    a step repeated within a round (ZeroGen, AugGPT) draws new texts instead of cached ones."""
+    trained_on: int | None = None
+    """Fingerprint of the training set of the last training (None before round 0)."""
+    last_dev: Any = None
+    """The dev metrics of the last training (reused when a round adds nothing to train on)."""
     pseudo: dict[str, PseudoLabel] = field(default_factory=dict)
     """Pool samples in the training set, by text: their teacher confidence (LLKD weighting)."""
     selection: dict[str, Any] | None = None

@@ -12,6 +12,10 @@ methods compared at one setting ask the teacher for about as many samples each r
 - auggpt: ceil(N / seeds) rewrites of each seed;
 - eda: ceil(N / seeds) rule-based edits of each seed (no teacher, 0 tokens);
 - llkd: N texts of the unlabeled pool pseudo-labelled with a confidence (`pool_per_round`).
+
+ZeroGen and AugGPT never read the student, so how often it is trained changes nothing they buy:
+their round runs `batches_per_round` such batches (default 4) before one training, which keeps
+the F1-against-tokens curve and cuts the student's training time by that factor.
 """
 
 from __future__ import annotations
@@ -33,7 +37,10 @@ METHOD_OPTIONS = {
     "json_mode": 'how JSON replies are requested: "schema", "object" or "off"',
     "pool_per_round": "llkd: pool texts pseudo-labelled per round (default: hard + easy)",
     "ema": "llkd: momentum of the threshold moving averages, in [0, 1) (default 0.9)",
+    "batches_per_round": "zerogen, auggpt: generation batches per student training (default 4)",
 }
+# ZeroGen/AugGPT batches per training (see the module docstring).
+BATCHES_PER_ROUND = 4
 
 
 @dataclass(frozen=True)
@@ -74,11 +81,13 @@ def plan_for(config: RunConfig, n_seeds: int) -> Plan:
             {"generate_samples": {"n_hard": spr.hard, "n_easy": spr.easy}},
             prelude,
         )
+    batches = int(config.method_options.get("batches_per_round", BATCHES_PER_ROUND))
+    batch_steps = ("generate_samples", "label_samples") * max(1, batches)
     if method == "zerogen":
         per_label = math.ceil(n / max(1, len(config.labels)))
         # ZeroGen keeps the label it asked for (label-conditioned generation): no label call.
         return Plan(
-            ("generate_samples", "label_samples", "train_student"),
+            (*batch_steps, "train_student"),
             {
                 "generate_samples": {"n_hard": min(per_label, 32), "mode": "zerogen"},
                 "label_samples": {"keep_hints": True},
@@ -87,7 +96,7 @@ def plan_for(config: RunConfig, n_seeds: int) -> Plan:
     if method == "auggpt":
         per_seed = math.ceil(n / max(1, n_seeds))
         return Plan(
-            ("generate_samples", "label_samples", "train_student"),
+            (*batch_steps, "train_student"),
             {
                 "generate_samples": {"n_hard": min(per_seed, 32), "mode": "rewrite"},
                 # AugGPT: a rewrite keeps its seed's label (NER rewrites are still labelled).

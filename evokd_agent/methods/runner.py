@@ -363,6 +363,7 @@ async def _round_zero(ctx: DistillContext) -> None:
     result = await asyncio.to_thread(ctx.train, ctx.train_set)
     dev = await asyncio.to_thread(ctx.evaluate, ctx.dev)
     ctx.state.dev_history.append(dev.main_score)
+    ctx.state.trained_on, ctx.state.last_dev = hash(tuple(ctx.train_set)), dev
     ctx.state.batch = list(ctx.seeds)
     ctx.end_round(
         {

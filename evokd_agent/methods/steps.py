@@ -22,8 +22,8 @@ from evokd_agent.teacher.request import ChatRequest, ChatResult, Phase
 
 # Bounded strings: a small model inside an unbounded JSON string may never close it.
 _TEXT = {"type": "string", "minLength": 8, "maxLength": 200}
-# Sample indexes of one prompt per round (above the tools' per-prompt limit of 32).
-_ROUND_STRIDE = 1000
+# Sample indexes of one prompt per generation step (above the tools' per-prompt limit of 32).
+_STEP_STRIDE = 1000
 _WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
 
 
@@ -235,6 +235,7 @@ async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> Step
     conversation = _conversation(ctx)
     labels = ctx.spec.labels
     offset = ctx.state.round * (n_hard + n_easy)
+    step_index = _next_generation_step(ctx)
     all_jobs = [
         (kind, labels[(offset + j) % len(labels)])
         for j, kind in enumerate(["hard"] * n_hard + ["easy"] * n_easy)
@@ -260,8 +261,8 @@ async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> Step
                     max_tokens=ctx.max_tokens * len(group),
                     temperature=ctx.temperature,
                     schema=_items_schema(len(group), extra),
-                    # The round is part of the cache key even if two rounds' prompts match.
-                    sample_index=ctx.state.round * _ROUND_STRIDE + g,
+                    # The step is part of the cache key even if two steps' prompts match.
+                    sample_index=step_index * _STEP_STRIDE + g,
                 )
             )
         return groups, requests
@@ -297,11 +298,11 @@ async def write_variants(
     Each job holds the template values and `n`, the number of texts wanted; a request writes
     up to `ctx.inputs_per_request` of them as a JSON list (`$n` in the template is that
     request's count), told apart in the cache by `sample_index`. A job's "label" becomes the
-    candidates' hint. The same prompts come back every round (ZeroGen, AugGPT): the round is
-    part of the sample index, so a later round draws new texts instead of reading round 1's
-    back from the cache.
+    candidates' hint. The same prompts come back every step (ZeroGen, AugGPT): the step's
+    number is part of the sample index, so a later step draws new texts instead of reading
+    the first one's back from the cache.
     """
-    first = ctx.state.round * _ROUND_STRIDE
+    first = _next_generation_step(ctx) * _STEP_STRIDE
 
     def build(per_job: int) -> tuple[list[tuple[dict[str, Any], range]], list[ChatRequest]]:
         k = ctx.inputs_per_request
@@ -332,6 +333,12 @@ async def write_variants(
                 _offer(ctx, report, text, kind, result.request.template_version, job.get("label"))
     report.ok = report.produced > 0 or not report.budget_exhausted
     return report
+
+
+def _next_generation_step(ctx: DistillContext) -> int:
+    """This generation step's number (counted in the run state, so a resume counts alike)."""
+    ctx.state.generation_steps += 1
+    return ctx.state.generation_steps
 
 
 def _with_labelling(ctx: DistillContext, n: int, requests: Sequence[ChatRequest]) -> int:

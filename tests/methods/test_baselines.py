@@ -192,7 +192,13 @@ async def test_auggpt_keeps_the_seed_labels_without_labelling_calls(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
     with FakeOpenAIServer(handler=Teacher()) as server:
-        config = make_config(tmp_path, server.base_url, tiny_model_dir, "auggpt")
+        config = make_config(
+            tmp_path,
+            server.base_url,
+            tiny_model_dir,
+            "auggpt",
+            method_options={"batches_per_round": 1},
+        )
         outcome = await run_distillation(config, progress=False)
         assert label_calls(server) == 0
         # 2 rounds x 2 seeds, each request writing the seed's 2 rewrites as one list
@@ -212,12 +218,30 @@ async def test_zerogen_keeps_the_labels_it_asked_for(tmp_path: Path, tiny_model_
         config = make_config(tmp_path, server.base_url, tiny_model_dir, "zerogen")
         outcome = await run_distillation(config, progress=False)
         writes = [item_count(r) for r in server.requests if is_generation(r)]
-        assert writes == [2] * (2 * 2)  # 2 rounds x 2 labels, ceil(4 / 2) inputs per request
+        # 2 rounds x 4 batches (it never reads the student: one training per 4 batches)
+        # x 2 labels, ceil(4 / 2) inputs per request; every batch reached the server (the
+        # same prompt again is a new draw, not an answer read back from the cache).
+        assert writes == [2] * (2 * 4 * 2)
         assert label_calls(server) == 0  # label-conditioned: the asked label is the label
     assert rounds_of(outcome.run_dir) == [0, 1, 2]
     samples = read_jsonl(outcome.run_dir / "samples.jsonl")
     labelled = [s for s in samples if s.get("stage") == "labelled"]
-    assert len(labelled) == 8 and all(s["phase"] == "zerogen" for s in labelled)
+    assert len(labelled) == 32 and all(s["phase"] == "zerogen" for s in labelled)
     assert all(s["accepted"] and s["label_source"] == "hint" for s in labelled)
     assert all(("good" in s["text"]) == (s["label"] == "positive") for s in labelled)
     assert {s["label"] for s in labelled} == {"negative", "positive"}
+
+
+async def test_a_round_with_nothing_new_does_not_retrain(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    # Every reply is unusable, so no round adds a sample: round 0's student stands.
+    with FakeOpenAIServer(handler=lambda body: FakeReply.text("no JSON here")) as server:
+        config = make_config(tmp_path, server.base_url, tiny_model_dir, "zerogen")
+        outcome = await run_distillation(config, progress=False)
+        assert server.requests  # the teacher was asked every round
+    rows = {m["round"]: m for m in read_jsonl(outcome.run_dir / "metrics.jsonl")}
+    assert sorted(rows) == [0, 1, 2]
+    assert rows[0]["train_loss"] is not None  # round 0 trained on the seeds
+    assert [rows[1]["train_loss"], rows[2]["train_loss"]] == [None, None]  # 1 and 2 did not
+    assert {m["dev_f1"] for m in rows.values()} == {rows[0]["dev_f1"]}

@@ -100,7 +100,8 @@ def test_bench_runs_reuses_and_aggregates(
     zerogen_runs = run_dirs(out, "zerogen", 50000)
     spent = [f["tokens_spent"] for f in zerogen]
     taken = [accepted(run) for run in zerogen_runs]
-    assert taken == [4, 4]  # 4 inputs a round (2 per label), 1 round; ZeroGen keeps its labels
+    # 1 round of 4 batches of 4 inputs (2 per label); ZeroGen keeps its labels
+    assert taken == [16, 16]
     ledgers = [json.loads((run / "ledger.json").read_text()) for run in zerogen_runs]
     cached = [ledger["total"]["cached_prompt_tokens"] for ledger in ledgers]
     assert cached == [CACHED * ledger["total"]["requests"] for ledger in ledgers]
