@@ -26,6 +26,10 @@ class LlmPolicy(ModelPolicy):
     Several calls in one reply are run in order before the model is asked again; each result
     goes back as a `tool` message with the call's id. A prose reply gets one nudge per streak and
     counts as an invalid step (see `model_policy` for the fallback).
+
+    The history must pass strict servers: llama-cpp-python answers HTTP 500 to an assistant
+    turn whose `content` is null, so it is always a string ("" beside tool calls), and call
+    ids are unique within the history so each `tool` result answers exactly one call.
     """
 
     source = "llm"
@@ -43,6 +47,7 @@ class LlmPolicy(ModelPolicy):
         super().__init__(chat, registry, self.llm_config, fallback=fallback, measure=measure)
         self._nudged = False
         self._calls = 0
+        self._call_ids: set[str] = set()
 
     async def ask(self) -> AssistantReply:
         return await self.chat(list(self.messages), self.registry.schemas(), None)
@@ -59,17 +64,25 @@ class LlmPolicy(ModelPolicy):
         actions: list[Action] = []
         wire_calls: list[dict[str, Any]] = []
         for call in reply.tool_calls:
-            self._calls += 1
-            call_id = call.id or f"call_{self._calls}"
+            call_id = self._unique_id(call.id)
             function = {"name": call.name, "arguments": call.arguments}
             wire_calls.append({"id": call_id, "type": "function", "function": function})
             actions.append(
                 Action(call.name, call.arguments, call_id, source=self.source, text=reply.content)
             )
         self.messages.append(
-            {"role": "assistant", "content": reply.content, "tool_calls": wire_calls}
+            {"role": "assistant", "content": reply.content or "", "tool_calls": wire_calls}
         )
         return actions
+
+    def _unique_id(self, server_id: str) -> str:
+        # Servers may send no id, and a cached reply repeats the ids of its first use.
+        call_id = server_id
+        while not call_id or call_id in self._call_ids:
+            self._calls += 1
+            call_id = f"call_{self._calls}"
+        self._call_ids.add(call_id)
+        return call_id
 
     def record_result(self, action: Action, content: str) -> None:
         self.messages.append({"role": "tool", "tool_call_id": action.call_id, "content": content})

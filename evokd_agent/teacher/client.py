@@ -35,6 +35,9 @@ from evokd_agent.teacher.transport import (
 )
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+# llama-cpp-python answers a request that fails its pydantic validation with HTTP 500; sending
+# the same body again fails the same way, so such a 500 is not retried.
+_INVALID_REQUEST_MARKERS = ("validation error", "input should be")
 # Raised by httpx / httpx2 (whichever the SDK version uses) when no connection could be opened.
 _NOT_SENT = frozenset({"ConnectError", "ConnectTimeout", "ConnectFailed"})
 
@@ -266,9 +269,11 @@ class TeacherClient:
 
     async def _status_failure(self, exc: openai.APIStatusError) -> AttemptFailed:
         status = exc.status_code
-        message = redact(_error_message(exc))[:500]
+        full_message = _error_message(exc)
+        message = redact(full_message)[:500]
         code = getattr(exc, "code", None)
-        retryable = status in _RETRYABLE_STATUS or status >= 500
+        refused = status >= 500 and any(m in full_message.lower() for m in _INVALID_REQUEST_MARKERS)
+        retryable = status in _RETRYABLE_STATUS or (status >= 500 and not refused)
         error_kind = "rate_limit" if status == 429 else "server" if retryable else "bad_request"
         error = ChatError(error_kind, message, status)  # type: ignore[arg-type]
         fatal = None

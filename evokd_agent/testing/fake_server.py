@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from evokd_agent.testing.chat_validation import chat_validation_error
+
 
 @dataclass(frozen=True)
 class FakeToolCall:
@@ -277,6 +279,10 @@ class FakeOpenAIServer:
             except ValueError:
                 return _error(400, "request body is not JSON")
             self.requests.append(body)
+            # Text completions (`prompt`) carry no messages to check.
+            invalid = None if "prompt" in body else chat_validation_error(body.get("messages"))
+            if invalid is not None:  # refused before the script: a real server generates nothing
+                return _validation_failed(invalid)
             if body.get("model") not in self.models:
                 return _error(
                     404, f"The model `{body.get('model')}` does not exist.", "model_not_found"
@@ -336,6 +342,12 @@ def _error(status: int, message: str, code: str | None = None) -> _Response:
     kind = "invalid_request_error" if status < 500 else "server_error"
     body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
     return _Response(status, json.dumps(body).encode())
+
+
+def _validation_failed(message: str) -> _Response:
+    # llama-cpp-python answers a request that fails validation with HTTP 500 and this body.
+    body = {"error": {"message": message, "type": "internal_server_error", "param": None}}
+    return _Response(500, json.dumps(body).encode())
 
 
 def _completion(body: dict[str, Any], reply: FakeReply) -> dict[str, Any]:
