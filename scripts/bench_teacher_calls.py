@@ -4,14 +4,21 @@ Examples:
     .venv/bin/python scripts/bench_teacher_calls.py --teacher simulated --part labelling --m 1,4,16
     .venv/bin/python scripts/bench_teacher_calls.py --teacher embedded --part labelling --m 1,4,8
     .venv/bin/python scripts/bench_teacher_calls.py --teacher embedded --part generation --k 1,4,8
+    .venv/bin/python scripts/bench_teacher_calls.py --teacher embedded --part scoring --n 200
 
 SST-2 (or WNUT-17 with `--data wnut17`), one seed sentence per class as the prompt's examples.
 `labelling`: the teacher labels `--n` sentences (a seeded sample of dev; of train for the
 simulated teacher, which knows only its corpus) with m texts per request;
-prints accuracy against gold (classification; NER: entity-level F1 of the parsed entities),
+prints accuracy against gold (classification; NER: entity-level precision, recall and F1 of
+the parsed entities),
 items rejected, tokens spent and tokens per label, side by side for every m in one run.
 `generation`: the teacher writes `--n` inputs, ZeroGen-style (n / labels per label), k per
 request; prints inputs produced and accepted by the run's filters, tokens per accepted input.
+`scoring` (classification): labels `--n` dev sentences with the same `--shots` seed examples
+per class, by chat JSON (m per request, confidence from the label token's logprobs) and by
+completion scoring (`methods.label_scoring`): uncalibrated, with contextual (content-free) and
+with batch calibration; prints accuracy, ECE (10 equal-width bins, over the labelled texts),
+the count of each predicted label, the probability mass on label words, tokens per label.
 Every request goes through the real generator and ledger; no response cache.
 """
 
@@ -30,8 +37,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from evokd_agent.methods.context import DistillContext, TaskSpec, sample_text
+from evokd_agent.methods.label_scoring import ScoringSetup, score_by_completion
 from evokd_agent.methods.labelling import ask_labels
 from evokd_agent.methods.parsing import parse_entities, parse_label
+from evokd_agent.methods.scoring import score_texts
 from evokd_agent.methods.steps import entities_of, write_variants
 from evokd_agent.prompting import PromptSet
 from evokd_agent.run.hygiene import Hygiene
@@ -105,11 +114,20 @@ def label_names(samples: list[Any]) -> list[str]:
     return sorted({t for s in samples for _, t in entities_of(s)})
 
 
-def entity_f1(gold: list[set[tuple[str, str]]], got: list[set[tuple[str, str]] | None]) -> float:
+def entity_scores(
+    gold: list[set[tuple[str, str]]], got: list[set[tuple[str, str]] | None]
+) -> dict[str, float]:
+    """Entity-level precision (the share of the teacher's entities that are right: span and
+    type), recall and F1."""
     tp = sum(len(g & (p or set())) for g, p in zip(gold, got, strict=True))
     n_pred = sum(len(p or set()) for p in got)
     n_gold = sum(len(g) for g in gold)
-    return 2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0
+    return {
+        "entity_precision": round(tp / n_pred, 4) if n_pred else 0.0,
+        "entity_recall": round(tp / n_gold, 4) if n_gold else 0.0,
+        "entity_f1": round(2 * tp / (n_pred + n_gold), 4) if n_pred + n_gold else 0.0,
+        "entities_named": n_pred,
+    }
 
 
 async def labelling(teacher: TeacherConfig, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -131,15 +149,15 @@ async def labelling(teacher: TeacherConfig, args: argparse.Namespace) -> list[di
             answers = await ask_labels(ctx, texts)
         wall = time.perf_counter() - started
         rejected = sum(a.reply is None for a in answers)
+        scores: dict[str, float]
         if isinstance(sample[0], TextSample):
             got = [parse_label(a.reply, labels) if a.reply else None for a in answers]
-            score = sum(g == s.label for g, s in zip(got, sample, strict=True)) / len(sample)
-            metric = "accuracy"
+            right = sum(g == s.label for g, s in zip(got, sample, strict=True))
+            scores = {"accuracy": round(right / len(sample), 4)}
         else:
             parsed = [parse_entities(a.reply) if a.reply else None for a in answers]
             gold = [set(entities_of(s)) for s in sample if isinstance(s, NerSample)]
-            score = entity_f1(gold, [set(p) if p is not None else None for p in parsed])
-            metric = "entity_f1"
+            scores = entity_scores(gold, [set(p) if p is not None else None for p in parsed])
         spent = generator.ledger.spent
         row = {
             "part": "labelling",
@@ -147,11 +165,83 @@ async def labelling(teacher: TeacherConfig, args: argparse.Namespace) -> list[di
             "data": args.data,
             "m": m,
             "texts": len(texts),
-            metric: round(score, 4),
+            **scores,
             "rejected": rejected,
             "requests": generator.ledger.status().total.requests,
             "tokens": spent,
             "tokens_per_label": round(spent / max(len(texts) - rejected, 1), 1),
+            "wall_s": round(wall, 1),
+        }
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def calibration_error(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
+    """ECE of (confidence, correct) pairs over equal-width confidence bins."""
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [(c, ok) for c, ok in pairs if lo < c <= hi or (b == 0 and c == 0)]
+        if inside:
+            accuracy = sum(ok for _, ok in inside) / len(inside)
+            confidence = sum(c for c, _ in inside) / len(inside)
+            total += len(inside) / len(pairs) * abs(accuracy - confidence)
+    return total
+
+
+async def scoring(teacher: TeacherConfig, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rng = random.Random(args.seed)
+    train = [s for s in load_samples(DATA / args.data / "train.jsonl") if isinstance(s, TextSample)]
+    dev = list(load_samples(DATA / args.data / f"{args.split or 'dev'}.jsonl"))
+    labels = label_names(train)
+    seeds = [
+        s
+        for label in labels
+        for s in rng.sample([t for t in train if t.label == label], args.shots)
+    ]
+    sample: list[Any] = rng.sample(dev, args.n)
+    texts = [sample_text(s) for s in sample]
+    rows = []
+    ways = [f"chat m={m}" for m in args.m] + ["scoring off", "scoring content_free"]
+    ways.append("scoring batch")
+    for way in ways:
+        m = int(way.split("=")[1]) if way.startswith("chat") else 1
+        ctx, generator = context(teacher, args.data, seeds, labels, 1, m)
+        mass = None
+        started = time.perf_counter()
+        async with generator.client:
+            if way.startswith("chat"):
+                scores = await score_texts(ctx, texts)
+            else:
+                setup = ScoringSetup(calibration=way.split()[1])  # type: ignore[arg-type]
+                scored = await score_by_completion(ctx, setup, texts)
+                scores = [x.confidence for x in scored]
+                mass = sum(x.mass for x in scored) / len(scored)
+        wall = time.perf_counter() - started
+        got = [x.label if x is not None else None for x in scores]
+        pairs = [
+            (x.confidence, x.label == s.label)
+            for x, s in zip(scores, sample, strict=True)
+            if x is not None and x.label is not None
+        ]
+        spent = generator.ledger.spent
+        row = {
+            "part": "scoring",
+            "teacher": args.teacher,
+            "data": args.data,
+            "way": way,
+            "shots_per_class": args.shots,
+            "texts": len(texts),
+            "accuracy": round(
+                sum(g == s.label for g, s in zip(got, sample, strict=True)) / len(sample), 4
+            ),
+            "ece": round(calibration_error(pairs), 4) if pairs else None,
+            "unlabelled": sum(g is None for g in got),
+            "predicted": {label: got.count(label) for label in labels},
+            "label_word_mass": round(mass, 3) if mass is not None else None,
+            "tokens": spent,
+            "tokens_per_label": round(spent / max(len(pairs), 1), 1),
             "wall_s": round(wall, 1),
         }
         print(json.dumps(row), flush=True)
@@ -208,7 +298,7 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     from evokd_agent.methods.runner import teacher_endpoint
 
     with teacher_endpoint(teacher_config(args.teacher, args.data), Path(args.log)) as teacher:
-        part = labelling if args.part == "labelling" else generation
+        part = {"labelling": labelling, "generation": generation, "scoring": scoring}[args.part]
         return await part(teacher, args)
 
 
@@ -216,7 +306,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", choices=["simulated", "embedded"], default="simulated")
     parser.add_argument("--data", choices=sorted(TASKS), default="sst2")
-    parser.add_argument("--part", choices=["labelling", "generation"], default="labelling")
+    parser.add_argument(
+        "--part", choices=["labelling", "generation", "scoring"], default="labelling"
+    )
+    parser.add_argument("--shots", type=int, default=1, help="scoring: seed examples per class")
     parser.add_argument("--m", type=ints, default=[1, 4, 16], help="texts per labelling request")
     parser.add_argument("--k", type=ints, default=[1, 4, 8, 16], help="inputs per request")
     parser.add_argument("--n", type=int, default=200, help="texts to label / inputs to write")

@@ -14,6 +14,9 @@ from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTok
 
 
 def capable(body: dict[str, Any]) -> FakeReply:
+    if "prompt" in body:  # /v1/completions: the label scoring probe
+        top = {" negative": -0.3, " positive": -1.5, " very": -3.0}
+        return FakeReply.text(" negative", logprobs=(FakeTokenLogprob(" negative", -0.3, top),))
     if body.get("tools"):
         return FakeReply.tool_call("get_weather", {"city": "Paris"})
     if body.get("response_format"):
@@ -41,7 +44,9 @@ async def test_capable_endpoint_passes_every_probe() -> None:
         ("tool calls", True),
         ("JSON output", True),
         ("logprobs", True),
+        ("completion scoring", True),
     ]
+    assert "negative, positive among them" in results[-1].detail
     # The tool probe must send tool_choice="auto": llama.cpp ignores tools without it.
     assert server.requests[1]["tool_choice"] == "auto"
 
@@ -54,6 +59,8 @@ async def test_weak_endpoint_is_reported_not_crashed() -> None:
     assert not by_name["tool calls"].ok and "text instead" in by_name["tool calls"].detail
     assert not by_name["JSON output"].ok and "HTTP 500" in by_name["JSON output"].detail
     assert not by_name["logprobs"].ok
+    assert not by_name["completion scoring"].ok
+    assert "without per-token alternatives" in by_name["completion scoring"].detail
     table = format_table(server.base_url, "fake-model", results)
     assert "tool calls" in table and "NO" in table
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Method = Literal["logprobs", "self_consistency"]
+Method = Literal["logprobs", "self_consistency", "scoring", "calibrated_scoring"]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from evokd_agent.methods.llkd import AdaptiveSelector, selection_summary, step_weights
 from evokd_agent.prompting import PromptSet
@@ -13,6 +13,9 @@ from evokd_agent.student.data import NerSample, TextSample
 from evokd_agent.student.metrics import ClassificationMetrics, NerMetrics
 from evokd_agent.student.student import NerStudent, Prediction, TextStudent
 from evokd_agent.teacher.generator import ChatGenerator
+
+if TYPE_CHECKING:  # label_scoring reads the context; the context only names its settings
+    from evokd_agent.methods.label_scoring import ScoringSetup
 
 Sample = TextSample | NerSample
 Pred = Prediction[Any, Any]
@@ -98,6 +101,12 @@ class RunState:
     """Fingerprint of the training set of the last training (None before round 0)."""
     last_dev: Any = None
     """The dev metrics of the last training (reused when a round adds nothing to train on)."""
+    label_prior: dict[str, float] | None = None
+    """Label scoring: the content-free label distribution (measured once per run)."""
+    scored_sum: dict[str, float] = field(default_factory=dict)
+    """Label scoring: summed label distributions of every text scored so far (batch prior)."""
+    scored_count: int = 0
+    """Label scoring: texts summed in `scored_sum`."""
     pseudo: dict[str, PseudoLabel] = field(default_factory=dict)
     """Pool samples in the training set, by text: their teacher confidence (LLKD weighting)."""
     selection: dict[str, Any] | None = None
@@ -145,6 +154,8 @@ class DistillContext:
     """Completion limit per input written."""
     inputs_per_request: int = 1
     """Inputs one generation request writes (k, `generation.per_request`)."""
+    label_scoring: ScoringSetup | None = None
+    """Classification labels by completion scoring (methods.label_scoring); None: chat."""
     texts_per_request: int = 1
     """Texts one labelling request labels (m, `labelling.per_request`); 1: one-text prompt."""
     pool: Sequence[str] = ()

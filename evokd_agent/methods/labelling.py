@@ -2,8 +2,9 @@
 
 Every candidate is labelled apart from the prompt that wrote it, so a generation prompt's target
 label is only a hint. `ctx.texts_per_request` texts share one request (numbered items, see
-`methods.batch`); 1 keeps the one-text prompt. The samples log records each decision (accepted
-or rejected, and why).
+`methods.batch`); 1 keeps the one-text prompt. A run that labels by completion scoring
+(`methods.label_scoring`) reads classification labels, and their confidence, from logprobs
+instead. The samples log records each decision (accepted or rejected, and why).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from evokd_agent.methods.batch import chunks, numbered, parse_batch
 from evokd_agent.methods.context import Candidate, DistillContext, Sample
+from evokd_agent.methods.label_scoring import score_by_completion, scoring_requests
 from evokd_agent.methods.parsing import parse_entities, parse_label
 from evokd_agent.methods.steps import (
     StepReport,
@@ -29,6 +31,9 @@ from evokd_agent.methods.steps import (
 from evokd_agent.prompting import Step
 from evokd_agent.student.data import NerSample, TextSample
 from evokd_agent.teacher.request import ChatRequest, ChatResult
+
+# A scored text whose label words were all outside the reported alternatives.
+NO_LABEL = "no_label"
 
 
 def _fewshot(ctx: DistillContext, limit: int = 8) -> str:
@@ -121,7 +126,10 @@ def label_batch_request(
 def labelling_requests(
     ctx: DistillContext, texts: Sequence[str], *, logprobs: bool = False
 ) -> list[ChatRequest]:
-    """The requests that label `texts`, `ctx.texts_per_request` per request."""
+    """The requests that label `texts`, `ctx.texts_per_request` per request (or the label
+    scoring requests, when the run labels by completion scoring)."""
+    if ctx.label_scoring is not None and ctx.spec.task == "classification":
+        return scoring_requests(ctx, ctx.label_scoring, texts)
     if ctx.texts_per_request <= 1:
         return [label_request(ctx, t, logprobs=logprobs) for t in texts]
     return [
@@ -157,6 +165,8 @@ class ItemLabel:
     """Items in the reply's list (1 for a one-text request)."""
     batched: bool = False
     """The request carried several texts (the batch prompt)."""
+    confidence: float | None = None
+    """The label's probability when it was read from logprobs (label scoring)."""
 
 
 def _error_reason(result: ChatResult) -> str:
@@ -215,7 +225,7 @@ async def label_candidates(
             if cand.label_hint is not None:
                 _keep_hint(ctx, report, accepted, cand, cand.label_hint)
         candidates = [c for c in candidates if c.label_hint is None]
-    answers = await ask_labels(ctx, [c.text for c in candidates])
+    answers = await _answers(ctx, [c.text for c in candidates])
     for cand, answer in zip(candidates, answers, strict=True):
         result = answer.result
         report.produced += 1
@@ -226,7 +236,7 @@ async def label_candidates(
             "label_prompt_id": result.request.template_version,
             "text": cand.text,
             "stage": "labelled",
-            "teacher_confidence": None,
+            "teacher_confidence": answer.confidence,
             "cached": result.cached,
         }
         if answer.reason in ("budget", "teacher_error"):
@@ -256,6 +266,23 @@ async def label_candidates(
         accepted.append(sample)
     report.ok = report.accepted > 0 or not report.budget_exhausted
     return report, accepted
+
+
+async def _answers(ctx: DistillContext, texts: Sequence[str]) -> list[ItemLabel]:
+    """Each text's label: by completion scoring when the run uses it, else by `ask_labels`."""
+    setup = ctx.label_scoring
+    if setup is None or ctx.spec.task != "classification":
+        return await ask_labels(ctx, texts)
+    out = []
+    for scored in await score_by_completion(ctx, setup, texts):
+        score = scored.confidence
+        if score is None or score.label is None:
+            reason = _error_reason(scored.result) if not scored.result.ok else NO_LABEL
+            out.append(ItemLabel(scored.result, None, reason))
+            continue
+        reply = json.dumps({"label": score.label}, ensure_ascii=False)
+        out.append(ItemLabel(scored.result, reply, None, confidence=round(score.confidence, 4)))
+    return out
 
 
 def _keep_hint(

@@ -29,6 +29,7 @@ from evokd_agent.agent import (
 )
 from evokd_agent.errors import EvokdError
 from evokd_agent.methods.context import DistillContext, Sample, TaskSpec, sample_text
+from evokd_agent.methods.label_scoring import ScoringSetup
 from evokd_agent.methods.llkd import AdaptiveSelector
 from evokd_agent.methods.plans import METHOD_OPTIONS, SCRIPTED_ONLY, TEACHERLESS, plan_for
 from evokd_agent.methods.toolset import build_registry, generator_chat_fn
@@ -295,6 +296,7 @@ async def run_distillation(
                 inputs_per_request=config.generation.inputs_per_request(embedded),
                 max_history_chars=config.generation.history_chars,
                 texts_per_request=config.labelling.texts_per_request(),
+                label_scoring=_label_scoring(config),
                 generator=generator,
                 prompts=PromptSet.load(config.task, config.prompts_dir),
                 hygiene=hygiene,
@@ -347,6 +349,19 @@ def _llkd_selector(config: RunConfig) -> AdaptiveSelector | None:
     if not 0 <= momentum < 1:
         raise EvokdError(f"method_options.ema is {momentum}", "use a momentum in [0, 1)")
     return AdaptiveSelector(len(config.labels) if config.task == "classification" else 1, momentum)
+
+
+def _label_scoring(config: RunConfig) -> ScoringSetup | None:
+    settings = config.labelling
+    if not settings.uses_scoring(config.task, config.teacher.is_embedded):
+        return None
+    return ScoringSetup(
+        calibration=settings.calibration,
+        top_logprobs=settings.top_logprobs,
+        shots=settings.shots,
+        input_name=settings.input_name,
+        label_name=settings.label_name,
+    )
 
 
 def _json_mode(teacher: TeacherConfig, config: RunConfig) -> Any:

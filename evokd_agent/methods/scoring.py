@@ -1,6 +1,7 @@
 """Teacher confidence for texts: the labelling call with logprobs, or sampled replies.
 
-Used by `score_confidence` (and so by LLKD): logprobs where the endpoint gives them, otherwise
+Used by `score_confidence` (and so by LLKD): completion scoring when the run labels that way
+(`methods.label_scoring`), else logprobs where the endpoint gives them, otherwise
 self-consistency over `votes` sampled replies; each score says which was used.
 """
 
@@ -22,6 +23,7 @@ from evokd_agent.methods.confidence import (
     ner_from_votes,
 )
 from evokd_agent.methods.context import DistillContext
+from evokd_agent.methods.label_scoring import score_by_completion
 from evokd_agent.methods.labelling import ItemLabel, ask_labels
 from evokd_agent.methods.parsing import parse_entities, parse_label
 
@@ -38,6 +40,9 @@ async def score_texts(
     whose replies failed or named no label.
     """
     labels = ctx.spec.labels
+    if ctx.label_scoring is not None:
+        scored = await score_by_completion(ctx, ctx.label_scoring, texts)
+        return [s.confidence if s.confidence and s.confidence.label else None for s in scored]
 
     def from_reply(answer: ItemLabel, logprobs: Any) -> LabelConfidence | None:
         if not answer.batched:

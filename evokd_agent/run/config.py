@@ -230,9 +230,33 @@ class LabellingSettings(BaseModel):
     (the one-text prompt). None: 16 (measured: the same label accuracy as one per request,
     at a third of the tokens)."""
 
+    method: Literal["auto", "chat", "scoring"] = "auto"
+    """Classification labels: "chat" asks for a JSON label; "scoring" continues a few-shot
+    text on `/completions` and reads the label words' logprobs (methods.label_scoring; needs an
+    endpoint serving completions with logprobs); "auto": scoring on the embedded teacher, chat
+    elsewhere. NER is always labelled through chat."""
+    calibration: Literal["batch", "content_free", "off"] = "batch"
+    """Scoring: divide label probabilities by the mean over the run's scored inputs ("batch",
+    measured best), by those of content-free inputs ("content_free": "N/A", "", "[MASK]"), or
+    not at all ("off"); see methods.label_scoring."""
+    top_logprobs: int = Field(default=10, ge=1, le=20)
+    """Scoring: alternatives read per token (label forms outside them count as 0)."""
+    shots: int = Field(default=8, ge=0, le=64)
+    """Scoring: most labelled seeds in the few-shot prompt."""
+    input_name: NonEmpty = "Text"
+    """Scoring: the field name before each input in the prompt (e.g. "Review")."""
+    label_name: NonEmpty = "Label"
+    """Scoring: the field name before each label in the prompt (e.g. "Sentiment")."""
+
     def texts_per_request(self) -> int:
         """m: `per_request`, else the measured default."""
         return self.per_request if self.per_request is not None else LABELLING_PER_REQUEST
+
+    def uses_scoring(self, task: str, embedded: bool) -> bool:
+        """Whether classification labels come from completion scoring (see `method`)."""
+        if task != "classification":
+            return False
+        return self.method == "scoring" or (self.method == "auto" and embedded)
 
 
 class RunConfig(BaseModel):
@@ -355,6 +379,13 @@ class RunConfig(BaseModel):
         if self.method != "full_shot" and self.data.seed_source is None:
             raise ValueError(
                 "no labelled seeds: set data.seeds, or data.train with data.seeds_per_class"
+            )
+        if self.labelling.method == "scoring" and self.task != "classification":
+            raise ValueError("labelling.method scoring labels classification only; use chat")
+        if self.labelling.method == "scoring" and self.teacher.is_simulated:
+            raise ValueError(
+                "labelling.method scoring needs /completions with logprobs, which the simulated "
+                "teacher does not serve: use auto or chat"
             )
         if self.budget_tokens < self.generation.max_tokens:
             raise ValueError(

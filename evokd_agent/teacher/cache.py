@@ -32,6 +32,7 @@ def request_key(model: str, request: ChatRequest) -> str:
         "format": CACHE_FORMAT,
         "model": model,
         "messages": [dict(m) for m in request.messages],
+        **({"prompt": request.prompt} if request.prompt is not None else {}),
         "params": request.params(),
         "extra_body": dict(request.extra_body) if request.extra_body else None,
         "template_version": request.template_version,

@@ -1,7 +1,8 @@
 """`evokd teacher check`: which features of the OpenAI API an endpoint really supports.
 
 Each probe sends one small request and judges the answer, so a user learns up front whether the
-`llm` policy (tool calls), JSON replies and logprob confidences (LLKD) will work with their teacher.
+`llm` policy (tool calls), JSON replies, logprob confidences (LLKD) and completion scoring of
+labels (`labelling.method: scoring`) will work with their teacher.
 """
 
 from __future__ import annotations
@@ -143,11 +144,31 @@ async def _probe_logprobs(client: AsyncOpenAI, model: str) -> tuple[bool, str]:
     ), f"{len(content)} tokens, {len(first.top_logprobs)} alternatives"
 
 
+async def _probe_scoring(client: AsyncOpenAI, model: str) -> tuple[bool, str]:
+    """`/completions` with per-token alternatives: what `labelling.method: scoring` reads."""
+    resp = await client.completions.create(
+        model=model,
+        prompt="Review: I loved this film.\nSentiment: positive\n\n"
+        "Review: A dull, tiresome mess.\nSentiment:",
+        max_tokens=1,
+        temperature=0,
+        logprobs=5,
+    )
+    choice = resp.choices[0] if resp.choices else None
+    tops = choice.logprobs.top_logprobs if choice and choice.logprobs else None
+    if not tops or not tops[0]:
+        return False, "completions answer, but without per-token alternatives"
+    words = {t.strip().lower() for t in tops[0]}
+    named = sorted(words & {"positive", "negative"})
+    return True, f"{len(tops[0])} alternatives ({', '.join(named) or 'no label word'} among them)"
+
+
 PROBES: tuple[tuple[str, Callable[[AsyncOpenAI, str], Awaitable[tuple[bool, str]]]], ...] = (
     ("chat", _probe_chat),
     ("tool calls", _probe_tools),
     ("JSON output", _probe_json),
     ("logprobs", _probe_logprobs),
+    ("completion scoring", _probe_scoring),
 )
 
 

@@ -59,7 +59,11 @@ def _never_sent(exc: BaseException | None) -> bool:
 
 
 def parse_completion(body: bytes) -> ChatCompletion:
-    """A chat completion from a response body; `MalformedResponse` if it is not one."""
+    """A chat completion from a response body; `MalformedResponse` if it is not one.
+
+    A text completion (`/completions`) is read as a chat completion: each choice's text becomes
+    its message, and its logprobs the chat form (one entry per token, alternatives listed).
+    """
     try:
         return ChatCompletion.model_validate_json(body)  # fast (pydantic-core)
     except pydantic.ValidationError:
@@ -71,7 +75,51 @@ def parse_completion(body: bytes) -> ChatCompletion:
         raise MalformedResponse(f"the body is not JSON ({exc}): {body[:200]!r}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
         raise MalformedResponse(f"the body is not a chat completion: {body[:200]!r}")
+    if data.get("object") == "text_completion":
+        return _from_text_completion(data)
     return ChatCompletion.construct(**data)
+
+
+def _from_text_completion(data: dict[str, Any]) -> ChatCompletion:
+    choices = []
+    for i, choice in enumerate(data["choices"]):
+        if not isinstance(choice, dict) or not isinstance(choice.get("text"), str):
+            raise MalformedResponse(f"a text completion choice without text: {choice!r:.200}")
+        logprobs = choice.get("logprobs") or {}
+        tokens = logprobs.get("tokens") or []
+        values = logprobs.get("token_logprobs") or []
+        tops = logprobs.get("top_logprobs") or [None] * len(tokens)
+        content = [
+            {
+                "token": token,
+                "logprob": value if value is not None else -9999.0,
+                "bytes": None,
+                "top_logprobs": [
+                    {"token": t, "logprob": v, "bytes": None} for t, v in (top or {}).items()
+                ],
+            }
+            for token, value, top in zip(tokens, values, tops, strict=False)
+        ]
+        choices.append(
+            {
+                "index": choice.get("index", i),
+                "finish_reason": choice.get("finish_reason") or "stop",
+                "message": {"role": "assistant", "content": choice["text"]},
+                "logprobs": {"content": content} if tokens else None,
+            }
+        )
+    converted = {
+        "id": data.get("id") or "text-completion",
+        "object": "chat.completion",
+        "created": data.get("created") or 0,
+        "model": data.get("model") or "",
+        "choices": choices,
+        **({"usage": data["usage"]} if isinstance(data.get("usage"), dict) else {}),
+    }
+    try:
+        return ChatCompletion.model_validate(converted)
+    except pydantic.ValidationError as exc:
+        raise MalformedResponse(f"unreadable text completion: {exc}") from exc
 
 
 class TeacherClient:
@@ -114,6 +162,7 @@ class TeacherClient:
             http_client=self._http,
         )
         self._chat_url = f"{self.base_url}/chat/completions"
+        self._text_url = f"{self.base_url}/completions"
         headers = {k: v for k, v in self.openai.default_headers.items() if isinstance(v, str)}
         headers["Authorization"] = f"Bearer {api_key}"
         self._headers = headers
@@ -124,9 +173,13 @@ class TeacherClient:
     # --- sending ---------------------------------------------------------------------------
     def payload(self, request: ChatRequest) -> dict[str, Any]:
         """The JSON body of `request`."""
-        body: dict[str, Any] = {"model": self.model, "messages": list(request.messages)}
+        body: dict[str, Any] = {"model": self.model}
+        if request.prompt is not None:
+            body["prompt"] = request.prompt
+        else:
+            body["messages"] = list(request.messages)
         body.update(request.params())
-        if self.config.max_tokens_param != "max_tokens":
+        if self.config.max_tokens_param != "max_tokens" and request.prompt is None:
             body[self.config.max_tokens_param] = body.pop("max_tokens")
         if request.extra_body:
             body.update(request.extra_body)
@@ -141,12 +194,13 @@ class TeacherClient:
         if not self.config.fast_path:
             return await self._send_sdk(request)
         content = json.dumps(self.payload(request), ensure_ascii=False).encode()
+        url = self._text_url if request.prompt is not None else self._chat_url
         if self._pool is None:
-            return await self._send_httpx(content)
+            return await self._send_httpx(content, url)
         try:
             status, headers, body = await self._pool.request(
                 "POST",
-                self._chat_url,
+                url,
                 self._raw_headers,
                 content,
                 connect_timeout=min(self.config.connect_timeout, self.config.timeout),
@@ -164,10 +218,10 @@ class TeacherClient:
             raise self._status_error(response)
         return parse_completion(body), body
 
-    async def _send_httpx(self, content: bytes) -> tuple[ChatCompletion, bytes]:
+    async def _send_httpx(self, content: bytes, url: str) -> tuple[ChatCompletion, bytes]:
         http = self._httplib
         try:
-            response = await self._http.post(self._chat_url, content=content, headers=self._headers)
+            response = await self._http.post(url, content=content, headers=self._headers)
         except http.TimeoutException as exc:
             raise openai.APITimeoutError(request=exc.request) from exc
         except http.RequestError as exc:
@@ -184,13 +238,16 @@ class TeacherClient:
 
     async def _send_sdk(self, request: ChatRequest) -> tuple[ChatCompletion, bytes]:
         payload = self.payload(request)
-        known = {"model", "messages", *request.params()}
-        if self.config.max_tokens_param != "max_tokens":
+        known = {"model", "messages", "prompt", *request.params()}
+        if self.config.max_tokens_param != "max_tokens" and request.prompt is None:
             known = (known - {"max_tokens"}) | {self.config.max_tokens_param}
         extra = {k: payload.pop(k) for k in list(payload) if k not in known}
-        raw = await self.openai.chat.completions.with_raw_response.create(
-            **payload, extra_body=extra or None
+        create = (
+            self.openai.completions.with_raw_response.create
+            if request.prompt is not None
+            else self.openai.chat.completions.with_raw_response.create
         )
+        raw = await create(**payload, extra_body=extra or None)
         self.reached = True
         body: bytes = raw.http_response.content
         return parse_completion(body), body

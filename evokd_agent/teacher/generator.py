@@ -411,7 +411,10 @@ class ChatGenerator:
             fields["http_status"] = error.status
             fields["error"] = error.message
         if self.config.log_content:
-            fields["messages"] = [dict(m) for m in request.messages]
+            if request.prompt is not None:
+                fields["prompt"] = request.prompt
+            else:
+                fields["messages"] = [dict(m) for m in request.messages]
             if result.response is not None:
                 fields["response"] = [c.message.model_dump() for c in result.response.choices]
         if error is None or error.kind == "budget":

@@ -16,7 +16,7 @@ ErrorKind = Literal[
     "server",  # 5xx / 408 / 409 still after all retries
     "timeout",  # no answer within `timeout`, on every attempt
     "connection",  # connection dropped, on every attempt
-    "bad_request",  # a 4xx the request itself caused (400, 413, 422...): not retried
+    "bad_request",  # refused as invalid (400, 413, 422..., or a validation 500): not retried
     "malformed",  # the server answered 200 with a body that is not a chat completion
     "budget",  # not sent: the token budget could not cover its worst case
     "other",
@@ -57,10 +57,23 @@ class ChatRequest:
     """Distinguishes k samples of the same prompt (k cache entries instead of one)."""
     extra_body: Mapping[str, Any] | None = None
     """Server-specific fields merged into the request body (e.g. vLLM's guided_json)."""
+    prompt: str | None = None
+    """Plain-text prompt: sent to `/completions` (no `messages`, tools or response format); the
+    reply is read as a chat completion whose message is the completed text (see
+    `client.parse_completion`)."""
 
     def params(self) -> dict[str, Any]:
         """Generation parameters as sent (without model and messages), None values dropped."""
         out: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature}
+        if self.prompt is not None:
+            # The completions API asks for logprobs as a count of alternatives per token.
+            if self.logprobs:
+                out["logprobs"] = self.top_logprobs or 1
+            if self.n != 1:
+                out["n"] = self.n
+            if self.seed is not None:
+                out["seed"] = self.seed
+            return out
         if self.tools:
             out["tools"] = [dict(t) for t in self.tools]
             out["tool_choice"] = self.tool_choice if self.tool_choice is not None else "auto"

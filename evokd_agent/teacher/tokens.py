@@ -94,6 +94,8 @@ class TokenCounter:
 
     def count_request(self, request: ChatRequest) -> int:
         """Prompt tokens `request` will cost (an estimate when the server's tokenizer differs)."""
+        if request.prompt is not None:
+            return self.count_text(request.prompt)
         total = self.count_messages(request.messages, request.tools)
         if request.response_format is not None:
             total += self.count_text(json.dumps(request.response_format, ensure_ascii=False))

@@ -107,7 +107,8 @@ def _estimate_tokens(text: str) -> int:
 
 
 class FakeOpenAIServer:
-    """Serves `/v1/chat/completions` and `/v1/models` on 127.0.0.1 from a background thread.
+    """Serves `/v1/chat/completions`, `/v1/completions` and `/v1/models` on 127.0.0.1 from a
+    background thread.
 
     Use as a context manager: `with FakeOpenAIServer([FakeReply.text("hi")]) as srv:` and point
     the client at `srv.base_url`. When the script runs out, `default` answers.
@@ -243,6 +244,8 @@ class FakeOpenAIServer:
     ) -> _Response:
         if path == "/v1/chat/completions" and method == "POST":
             return await self._chat(headers, body)
+        if path == "/v1/completions" and method == "POST":
+            return await self._chat(headers, body, text=True)
         if path == "/v1/models" and method == "GET":
             return self._models(headers)
         return _error(404, f"no route for {method} {path}")
@@ -267,7 +270,8 @@ class FakeOpenAIServer:
             return await result if inspect.isawaitable(result) else result
         return self._script.popleft() if self._script else self._default
 
-    async def _chat(self, headers: Mapping[str, str], raw: bytes) -> _Response:
+    async def _chat(self, headers: Mapping[str, str], raw: bytes, text: bool = False) -> _Response:
+        """A chat completion, or with `text` a text completion (`/v1/completions`, `prompt`)."""
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -299,9 +303,8 @@ class FakeOpenAIServer:
             if reply.status != 200:
                 error = _error(reply.status, reply.error_message or "scripted error")
                 return _Response(error.status, error.body, dict(reply.headers))
-            return _Response(
-                200, json.dumps(_completion(body, reply)).encode(), dict(reply.headers)
-            )
+            answer = _text_completion(body, reply) if text else _completion(body, reply)
+            return _Response(200, json.dumps(answer).encode(), dict(reply.headers))
         finally:
             self.in_flight -= 1
 
@@ -404,6 +407,44 @@ def _completion(body: dict[str, Any], reply: FakeReply) -> dict[str, Any]:
         if reply.cached_tokens is not None:
             out["usage"]["prompt_tokens_details"] = {"cached_tokens": reply.cached_tokens}
     return out
+
+
+def _text_completion(body: dict[str, Any], reply: FakeReply) -> dict[str, Any]:
+    """What `/v1/completions` answers: the reply's text, its logprobs in the completions form
+    (`logprobs: N` asks for the top N alternatives of each token)."""
+    choice: dict[str, Any] = {
+        "index": 0,
+        "text": reply.content or "",
+        "finish_reason": "length",
+        "logprobs": None,
+    }
+    if body.get("logprobs") and reply.logprobs is not None:
+        offsets, at = [], len(body.get("prompt", ""))
+        for t in reply.logprobs:
+            offsets.append(at)
+            at += len(t.token)
+        choice["logprobs"] = {
+            "tokens": [t.token for t in reply.logprobs],
+            "token_logprobs": [t.logprob for t in reply.logprobs],
+            "top_logprobs": [dict(t.top) for t in reply.logprobs],
+            "text_offset": offsets,
+        }
+    prompt, completion = reply.usage or (
+        _estimate_tokens(str(body.get("prompt", ""))),
+        _estimate_tokens(reply.content or ""),
+    )
+    return {
+        "id": "cmpl-fake",
+        "object": "text_completion",
+        "created": 0,
+        "model": body.get("model", ""),
+        "choices": [choice],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
