@@ -36,6 +36,11 @@ def _label_tokens(text: str) -> tuple[str, tuple[FakeTokenLogprob, FakeTokenLogp
 
 
 def teacher(body: dict[str, Any]) -> FakeReply:
+    if "prompt" in body:  # completion scoring: the label words among the first token's options
+        text = body["prompt"].rsplit("Text: ", 1)[1].split("\n")[0]
+        _, (value, _) = _label_tokens(text)
+        top = {f" {t}": lp for t, lp in value.top.items()}
+        return FakeReply.text(f" {value.token}", logprobs=(FakeTokenLogprob(" x", 0.0, top),))
     prompt = body["messages"][-1]["content"]
     texts = numbered_texts(prompt)
     if texts:  # a batch: each item's label token carries that item's distribution
@@ -56,12 +61,20 @@ def teacher(body: dict[str, Any]) -> FakeReply:
     return FakeReply.text(json.dumps({"label": label}), logprobs=single)
 
 
-@pytest.mark.parametrize(("per_request", "requests"), [(1, 12), (None, 2)])
+@pytest.mark.parametrize(
+    ("labelling", "requests", "method"),
+    [
+        ({"per_request": 1}, 12, "logprobs"),
+        ({}, 2, "logprobs"),
+        ({"method": "scoring", "calibration": "off"}, 12, "scoring"),
+    ],
+)
 async def test_llkd_keeps_unsure_wrong_pseudo_labels_out(
-    tmp_path: Path, tiny_model_dir: Path, per_request: int | None, requests: int
+    tmp_path: Path, tiny_model_dir: Path, labelling: dict[str, Any], requests: int, method: str
 ) -> None:
-    """One text per labelling request, or the default batches (6 pool texts a round, in one
-    request): the same labels and confidences, so the same selection."""
+    """One text per labelling request, the default batches (6 pool texts a round, in one
+    request), or completion scoring (one text per request): the same labels and confidences,
+    so the same selection."""
     seeds = write_rows(tmp_path / "seeds.jsonl", [("a good film", 1), ("a bad film", 0)])
     dev = write_rows(
         tmp_path / "dev.jsonl",
@@ -83,7 +96,7 @@ async def test_llkd_keeps_unsure_wrong_pseudo_labels_out(
             "method": "llkd",
             "policy": "llm",  # ignored: llkd is a fixed procedure
             "budget_tokens": 100_000,
-            "labelling": {"per_request": per_request},
+            "labelling": labelling,
             "max_rounds": 2,
             "method_options": {"pool_per_round": 6, "ema": 0.5},
             "stop": {"patience_rounds": 10},
@@ -113,4 +126,6 @@ async def test_llkd_keeps_unsure_wrong_pseudo_labels_out(
     scored = {s["text"]: s for s in samples if s["stage"] == "scored"}
     assert scored["review 3 was good"]["label"] == "negative"
     assert scored["review 3 was good"]["teacher_confidence"] == 0.55
-    assert scored["review 1 was good"]["confidence_method"] == "logprobs"
+    assert scored["review 1 was good"]["confidence_method"] == method
+    if method == "scoring":  # few-shot completion prompts built from the seeds
+        assert all("Text: a good film\nLabel: positive" in b["prompt"] for b in bodies)
