@@ -38,9 +38,8 @@ def _label_tokens(text: str) -> tuple[str, tuple[FakeTokenLogprob, FakeTokenLogp
 def teacher(body: dict[str, Any]) -> FakeReply:
     if "prompt" in body:  # completion scoring: the label words among the first token's options
         text = body["prompt"].rsplit("Text: ", 1)[1].split("\n")[0]
-        _, (value, _) = _label_tokens(text)
-        top = {f" {t}": lp for t, lp in value.top.items()}
-        return FakeReply.text(f" {value.token}", logprobs=(FakeTokenLogprob(" x", 0.0, top),))
+        top = {f" {t}": lp for t, lp in _label_tokens(text)[1][0].top.items()}
+        return FakeReply.text(" x", logprobs=(FakeTokenLogprob(" x", 0.0, top),))
     prompt = body["messages"][-1]["content"]
     texts = numbered_texts(prompt)
     if texts:  # a batch: each item's label token carries that item's distribution
