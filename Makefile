@@ -38,7 +38,7 @@ check: lint typecheck test
 check-all: lint typecheck test-all
 
 demo:
-	$(BIN)/evokd run examples/sst2_1shot.yaml
+	$(BIN)/evokd run examples/sst2_llkd.yaml
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
