@@ -8,12 +8,12 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup lint typecheck test test-all check check-all demo clean
+.PHONY: setup lint typecheck test test-all wheel-check check check-all demo clean
 
 setup: $(BIN)/evokd
 
 # torch first, pinned: that release's CPU wheel lies on disk here; anything looser pulls CUDA.
-$(BIN)/evokd: pyproject.toml
+$(BIN)/evokd: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install torch==2.13.0
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -e '.[embedded,dev]' '$(LLAMA_CPP)'
@@ -33,9 +33,13 @@ test:
 test-all:
 	$(BIN)/pytest -q -m ''
 
+# The wheel, installed apart from the checkout, runs from outside it (editable installs hide gaps).
+wheel-check:
+	$(BIN)/python scripts/wheel_check.py
+
 check: lint typecheck test
 
-check-all: lint typecheck test-all
+check-all: lint typecheck test-all wheel-check
 
 demo:
 	$(BIN)/evokd run examples/sst2_llkd.yaml
