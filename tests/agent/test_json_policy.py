@@ -12,13 +12,6 @@ from tests.agent.fakes import FakeChat, text
 from tests.agent.sample_tools import Recorder
 
 
-@pytest.fixture
-def registry() -> ToolRegistry[Recorder]:
-    registry: ToolRegistry[Recorder] = ToolRegistry()
-    registry.load_module("tests.agent.sample_tools")
-    return registry
-
-
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [

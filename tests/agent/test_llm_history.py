@@ -20,13 +20,6 @@ from tests.teacher.conftest import generator_for
 openai = pytest.importorskip("openai")
 
 
-@pytest.fixture
-def registry() -> ToolRegistry[Recorder]:
-    registry: ToolRegistry[Recorder] = ToolRegistry()
-    registry.load_module("tests.agent.sample_tools")
-    return registry
-
-
 def script() -> list[FakeReply]:
     # The fake server numbers calls from call_0 in every reply, as a cached reply repeats ids.
     two_calls = (FakeToolCall("sample_errors", '{"k": 3}'), FakeToolCall("train_student", "{}"))

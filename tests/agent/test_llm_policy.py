@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from evokd_agent.agent import (
     Action,
     AgentState,
@@ -21,13 +19,6 @@ from evokd_agent.agent.history import message_chars, trim_history
 from tests.agent import sample_tools
 from tests.agent.fakes import FakeChat, call, calls, text
 from tests.agent.sample_tools import Recorder
-
-
-@pytest.fixture
-def registry() -> ToolRegistry[Recorder]:
-    registry: ToolRegistry[Recorder] = ToolRegistry()
-    registry.load_module("tests.agent.sample_tools")
-    return registry
 
 
 async def act(

@@ -25,13 +25,6 @@ from tests.agent.sample_tools import Recorder
 ROUND = ("evaluate_student", "sample_errors", "generate_samples", "train_student")
 
 
-@pytest.fixture
-def registry() -> ToolRegistry[Recorder]:
-    registry: ToolRegistry[Recorder] = ToolRegistry()
-    registry.load_module("tests.agent.sample_tools")
-    return registry
-
-
 def scripted(rounds: int, **arguments: dict[str, Any]) -> ScriptedPolicy:
     return ScriptedPolicy(ScriptedConfig(rounds, round_steps=ROUND, arguments=arguments))
 

@@ -14,13 +14,6 @@ openai = pytest.importorskip("openai")
 from evokd_agent.agent.openai_chat import openai_chat_fn  # noqa: E402
 
 
-@pytest.fixture
-def registry() -> ToolRegistry[Recorder]:
-    registry: ToolRegistry[Recorder] = ToolRegistry()
-    registry.load_module("tests.agent.sample_tools")
-    return registry
-
-
 async def test_llm_policy_over_http(registry: ToolRegistry[Recorder]) -> None:
     script = [
         FakeReply.tool_call("sample_errors", {"k": 99}),
