@@ -221,7 +221,7 @@ class GenerationSettings(BaseModel):
 
 
 class LabellingSettings(BaseModel):
-    """How the teacher's labelling calls are grouped."""
+    """How the teacher labels: chat calls (m texts each) or completion scoring."""
 
     model_config = _STRICT
 

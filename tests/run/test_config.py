@@ -134,6 +134,18 @@ def test_unsupported_data_extension(write_config: ConfigWriter, data_dir: Path) 
         ({"method": "llkd"}, "set data.pool"),
         ({"name": "bad name/"}, "name: 'bad name/' must be"),
         ({"task_description": "   "}, "task_description: String should have at least 1 character"),
+        (
+            {"task": "ner", "labels": ["person"], "labelling": {"method": "scoring"}},
+            "labelling.method scoring labels classification only",
+        ),
+        (
+            {
+                "teacher": {"base_url": "simulated", "simulated": {"corpus": "data/train.jsonl"}},
+                "labelling": {"method": "scoring"},
+            },
+            "which the simulated teacher does not serve",
+        ),
+        ({"labelling": {"calibration": "mean"}}, "labelling.calibration: Input should be"),
     ],
 )
 def test_invalid_values(
