@@ -11,7 +11,8 @@ Calibration removes a model's prior towards one label by dividing every distribu
 estimate of that prior, then renormalising:
 - "batch" (default; Batch Calibration, Zhou et al. 2024): the prior is the mean distribution
   over the real inputs scored so far in the run (the current call's included). It assumes no
-  label dominates the inputs by far, as in a pool or in generation balanced over labels.
+  label dominates the inputs by far, as in a pool or in generation balanced over labels, and
+  a first call of several texts (one text alone is its own prior: a uniform distribution).
 - "content_free" (contextual calibration, Zhao et al. 2021, "Calibrate Before Use"): the mean
   distribution of content-free inputs ("N/A", "", "[MASK]").
 Measured on SmolLM2-135M, SST-2 dev: the content-free prior leaned the other way from the
