@@ -27,7 +27,6 @@ from typing import Literal
 from evokd_agent.student.data import NerSample, TextSample
 
 Operation = Literal["swap", "delete", "insert"]
-OPERATIONS: tuple[Operation, ...] = ("swap", "delete", "insert")
 DEFAULT_ALPHA = 0.1
 
 

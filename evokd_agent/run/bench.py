@@ -36,14 +36,13 @@ from pydantic import ValidationError
 
 from evokd_agent.errors import EvokdError
 from evokd_agent.methods.plans import TEACHERLESS
-from evokd_agent.run.config import BASE_DIR_KEY, Method, RunConfig, load_run_config
+from evokd_agent.run.config import BASE_DIR_KEY, RunConfig, load_run_config
 from evokd_agent.run.durable import read_json, write_json_atomic, write_text_atomic
 from evokd_agent.teacher.config import EMBEDDED, TeacherConfig
 from evokd_agent.teacher.simulated_config import SIMULATED, SIMULATED_MODEL
 
-ALL_METHODS: tuple[str, ...] = get_args(Method)
 DEFAULT_METHODS = ("evokd", "evokd_init", "llkd", "zerogen", "auggpt", "eda", "seeds_only")
-"""Methods that never call the teacher: one run per seed serves every budget."""
+"""Methods a bench runs when `--methods` is not given."""
 NO_TEACHER = {"base_url": "http://127.0.0.1:9/v1", "model": "no-teacher"}
 """Teacher of the zero-token methods' runs: a discard-port URL, since no request is ever sent."""
 SAFETY_MAX_ROUNDS = 100

@@ -39,8 +39,6 @@ TestSchedule = Literal["every_round", "end", "never"]
 
 DATA_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".parquet")
 """Extensions the data loaders read."""
-CONFIG_SUFFIXES = (".yaml", ".yml", ".toml")
-"""Extensions `load_run_config` reads."""
 BASE_DIR_KEY = "base_dir"
 """Validation-context key holding the folder relative paths are resolved against."""
 

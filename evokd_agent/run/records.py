@@ -96,8 +96,6 @@ class RunState(BaseModel):
 
     round_completed: int = Field(default=-1, ge=-1)
     """Last round whose training, evaluation and records are complete (-1: none yet)."""
-    step: str | None = None
-    """Last step finished inside the next round (e.g. "generated", "labelled"), if any."""
     tokens_spent: int = Field(default=0, ge=0)
     """Teacher tokens spent when the state was written."""
     best_round: int | None = None
@@ -112,5 +110,3 @@ class RunState(BaseModel):
     """How many times the run was resumed."""
     updated: str | None = None
     """UTC ISO time the state was written (filled in by the store)."""
-    extra: dict[str, Any] = Field(default_factory=dict)
-    """Anything else the loop needs to continue (e.g. the policy's conversation position)."""
