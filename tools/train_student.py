@@ -20,16 +20,7 @@ async def train_student(ctx: DistillContext) -> dict[str, Any]:
     state = ctx.state
     start = time.perf_counter()
     train = ctx.train_set
-    # Nothing new since the last training (a round whose requests were all refused): the
-    # student would learn the same data again, so its last scores stand.
-    fingerprint = hash(tuple(train))
-    if fingerprint == state.trained_on and state.last_dev is not None:
-        dev, train_loss = state.last_dev, None
-    else:
-        result = await asyncio.to_thread(ctx.train, train)
-        dev = await asyncio.to_thread(ctx.evaluate, ctx.dev)
-        train_loss = result.train_loss[-1] if result.train_loss else None
-        state.trained_on, state.last_dev = fingerprint, dev
+    dev, train_loss = await asyncio.to_thread(ctx.train_and_score)
     state.round += 1
     state.dev_history.append(dev.main_score)
     state.predictions = []

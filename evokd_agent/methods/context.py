@@ -192,6 +192,21 @@ class DistillContext:
         wrong, correct = student.split_errors(list(samples))
         return list(wrong), list(correct)
 
+    def train_and_score(self) -> tuple[ClassificationMetrics | NerMetrics, float | None]:
+        """Train on `train_set`, then score dev: (dev metrics, last train loss) (blocking).
+
+        A training set unchanged since the last training (a round whose requests were all
+        refused or unusable) is not learnt again: the last scores stand, with no train loss.
+        """
+        state = self.state
+        fingerprint = hash(tuple(self.train_set))
+        if fingerprint == state.trained_on and state.last_dev is not None:
+            return state.last_dev, None
+        result = self.train(self.train_set)
+        dev = self.evaluate(self.dev)
+        state.trained_on, state.last_dev = fingerprint, dev
+        return dev, result.train_loss[-1] if result.train_loss else None
+
     def train(self, samples: Sequence[Sample]) -> TrainResult:
         """Continue training the student on `samples` (blocking).
 

@@ -152,15 +152,20 @@ def _request(prompt: str, setup: ScoringSetup, index: int) -> ChatRequest:
     )
 
 
+def _plan(labels: Sequence[str], n_texts: int) -> list[tuple[int, tuple[str, ...]]]:
+    """(text index, word prefix) of every scoring request, in the order they are sent."""
+    branches = _branches(labels)
+    return [(i, prefix) for i in range(n_texts) for prefix in branches]
+
+
 def scoring_requests(
     ctx: DistillContext, setup: ScoringSetup, texts: Sequence[str]
 ) -> list[ChatRequest]:
     """The requests that score `texts`: per text, one per point where labels part ways."""
     head = prompt_head(ctx, setup)
     return [
-        _request(scoring_prompt(head, setup, text, prefix), setup, 0)
-        for text in texts
-        for prefix in _branches(ctx.spec.labels)
+        _request(scoring_prompt(head, setup, texts[i], prefix), setup, 0)
+        for i, prefix in _plan(ctx.spec.labels, len(texts))
     ]
 
 
@@ -171,7 +176,7 @@ async def raw_distributions(
     label words at the first word, and the first request's result."""
     labels = list(ctx.spec.labels)
     branches = _branches(labels)
-    keys = [(i, prefix) for i in range(len(texts)) for prefix in branches]
+    keys = _plan(labels, len(texts))
     requests = scoring_requests(ctx, setup, texts)
     results = await ctx.generator.run(requests, desc=desc) if requests else []
     by_key = dict(zip(keys, results, strict=True))

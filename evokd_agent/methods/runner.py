@@ -375,10 +375,8 @@ def _json_mode(teacher: TeacherConfig, config: RunConfig) -> Any:
 async def _round_zero(ctx: DistillContext) -> None:
     """Train on the seeds alone: the starting point every method is compared against."""
     started = time.perf_counter()
-    result = await asyncio.to_thread(ctx.train, ctx.train_set)
-    dev = await asyncio.to_thread(ctx.evaluate, ctx.dev)
+    dev, train_loss = await asyncio.to_thread(ctx.train_and_score)
     ctx.state.dev_history.append(dev.main_score)
-    ctx.state.trained_on, ctx.state.last_dev = hash(tuple(ctx.train_set)), dev
     ctx.state.batch = list(ctx.seeds)
     ctx.end_round(
         {
@@ -387,7 +385,7 @@ async def _round_zero(ctx: DistillContext) -> None:
             "n_synthetic": 0,
             "dev": dev.to_dict(),
             "dev_f1": dev.main_score,
-            "train_loss": result.train_loss[-1] if result.train_loss else None,
+            "train_loss": train_loss,
             "wall_seconds": round(time.perf_counter() - started, 2),
         }
     )
