@@ -31,7 +31,7 @@ from evokd_agent.errors import EvokdError
 from evokd_agent.methods.context import DistillContext, Sample, TaskSpec, sample_text
 from evokd_agent.methods.label_scoring import ScoringSetup
 from evokd_agent.methods.llkd import AdaptiveSelector
-from evokd_agent.methods.plans import METHOD_OPTIONS, SCRIPTED_ONLY, TEACHERLESS, plan_for
+from evokd_agent.methods.spec import MethodOptions, MethodSpec
 from evokd_agent.methods.toolset import build_registry, generator_chat_fn
 from evokd_agent.prompting import PromptSet
 from evokd_agent.run.config import RunConfig, load_run_config
@@ -47,17 +47,6 @@ from evokd_agent.teacher.config import TeacherConfig
 from evokd_agent.teacher.embedded import EmbeddedTeacher
 from evokd_agent.teacher.generator import ChatGenerator
 from evokd_agent.teacher.ledger import TokenLedger
-
-SUPPORTED_METHODS = (
-    "evokd",
-    "evokd_init",
-    "llkd",
-    "zerogen",
-    "auggpt",
-    "eda",
-    "seeds_only",
-    "full_shot",
-)
 
 
 @dataclass(frozen=True)
@@ -129,7 +118,14 @@ def open_store(config_path: Path | None, resume: Path | None) -> tuple[RunStore,
 
 
 def make_policy(config: RunConfig, registry: Any, ctx: DistillContext) -> Policy:
-    plan = plan_for(config, len(ctx.seeds))
+    spec = config.method_spec
+    plan = spec.plan(config.plan_input(len(ctx.seeds)), config.options)
+    missing = sorted(plan.tools() - set(registry.names()))
+    if missing:
+        raise EvokdError(
+            f"method {spec.name}'s plan calls tools that are not loaded: {', '.join(missing)}",
+            "add the modules defining them to extra_tools",
+        )
     scripted_config = ScriptedConfig(
         max_rounds=config.max_rounds if plan.rounds is None else plan.rounds,
         round_steps=plan.round_steps,
@@ -141,9 +137,9 @@ def make_policy(config: RunConfig, registry: Any, ctx: DistillContext) -> Policy
         stop_on_retry=("score_confidence",),
     )
     scripted = ScriptedPolicy(scripted_config, plan.prelude)
-    if config.method in SCRIPTED_ONLY and config.policy != "scripted":
+    if not spec.llm_policy_allowed and config.policy != "scripted":
         say(f"method {config.method} is a fixed procedure: policy {config.policy!r} is not used")
-    if config.policy == "scripted" or config.method in SCRIPTED_ONLY:
+    if config.policy == "scripted" or not spec.llm_policy_allowed:
         return scripted
     chat = generator_chat_fn(ctx.generator, round_of=lambda: ctx.state.round + 1)
     if config.policy == "llm":
@@ -236,23 +232,14 @@ async def run_distillation(
     """Run (or resume) a distillation and write its report; returns the run directory."""
     store, previous = open_store(config_path, resume)
     config = store.config
-    if config.method not in SUPPORTED_METHODS:
-        raise EvokdError(
-            f"method {config.method!r} is not available in `evokd run` yet",
-            f"use one of: {', '.join(SUPPORTED_METHODS)}",
-        )
-    unknown = sorted(set(config.method_options) - set(METHOD_OPTIONS))
-    if unknown:
-        raise EvokdError(
-            f"unknown method_options: {', '.join(unknown)}",
-            "use only: " + "; ".join(f"{k} ({v})" for k, v in METHOD_OPTIONS.items()),
-        )
+    spec = config.method_spec
+    options = config.options
     log = store.events_logger("run")
     say(f"run directory {store.path}")
     log.info("run.start", resumed=resume is not None, method=config.method, policy=config.policy)
     data = load_run_data(config)
     # full_shot: the whole gold train file (at most data.train_limit) stands in for the seeds.
-    seeds: list[Sample] = [*(data.train or [])] if config.method == "full_shot" else [*data.seeds]
+    seeds: list[Sample] = [*(data.train or [])] if spec.trains_on == "train" else [*data.seeds]
     if not seeds:
         raise EvokdError("no seed examples were loaded", "check data.seeds / data.train")
     eval_texts = [sample_text(s) for s in [*data.dev, *(data.test or [])]]
@@ -265,7 +252,7 @@ async def run_distillation(
         say("resuming: replaying the run; answers already received come from its cache")
     student = build_student(config)
     book = Bookkeeper(store, config)
-    needed = config.method not in TEACHERLESS
+    needed = spec.uses_teacher
     embedded = config.teacher.is_embedded
     with teacher_endpoint(
         config.effective_teacher, store.path / "teacher.log", needed=needed
@@ -303,9 +290,9 @@ async def run_distillation(
                 record_sample=store.record_sample,
                 end_round=book.end_round,
                 save_final=lambda: str(_save_final(store, ctx)),
-                json_mode=_json_mode(teacher, config),
+                json_mode=_json_mode(teacher, options),
                 pool_gold=dict(data.pool_gold),
-                selector=_llkd_selector(config),
+                selector=_selector(config, spec, options),
                 seed=config.seed,
             )
             book.ctx = ctx
@@ -342,12 +329,12 @@ async def run_distillation(
     return RunOutcome(store.path, reason, final)
 
 
-def _llkd_selector(config: RunConfig) -> AdaptiveSelector | None:
-    if config.method != "llkd":
+def _selector(
+    config: RunConfig, spec: MethodSpec[Any], options: MethodOptions
+) -> AdaptiveSelector | None:
+    if spec.pool_selection is None:
         return None
-    momentum = float(config.method_options.get("ema", 0.9))
-    if not 0 <= momentum < 1:
-        raise EvokdError(f"method_options.ema is {momentum}", "use a momentum in [0, 1)")
+    momentum = spec.pool_selection(options)
     return AdaptiveSelector(len(config.labels) if config.task == "classification" else 1, momentum)
 
 
@@ -364,10 +351,9 @@ def _label_scoring(config: RunConfig) -> ScoringSetup | None:
     )
 
 
-def _json_mode(teacher: TeacherConfig, config: RunConfig) -> Any:
-    mode = config.method_options.get("json_mode")
-    if mode in ("schema", "object", "off"):
-        return mode
+def _json_mode(teacher: TeacherConfig, options: MethodOptions) -> Any:
+    if options.json_mode != "auto":
+        return options.json_mode
     # OpenAI rejects unknown response_format fields; llama.cpp and vLLM-style servers use them.
     return "object" if "api.openai.com" in teacher.base_url else "schema"
 

@@ -35,14 +35,15 @@ import yaml
 from pydantic import ValidationError
 
 from evokd_agent.errors import EvokdError
-from evokd_agent.methods.plans import TEACHERLESS
+from evokd_agent.methods.registry import BUILTIN_REGISTRY
 from evokd_agent.run.config import BASE_DIR_KEY, RunConfig, load_run_config
 from evokd_agent.run.durable import read_json, write_json_atomic, write_text_atomic
 from evokd_agent.teacher.config import EMBEDDED, TeacherConfig
 from evokd_agent.teacher.simulated_config import SIMULATED, SIMULATED_MODEL
 
-DEFAULT_METHODS = ("evokd", "evokd_init", "llkd", "zerogen", "auggpt", "eda", "seeds_only")
-"""Methods a bench runs when `--methods` is not given."""
+DEFAULT_METHODS = tuple(n for n, s in BUILTIN_REGISTRY.items() if s.trains_on == "seeds")
+"""Methods a bench runs when `--methods` is not given: the built-in ones that start from the
+seeds (full_shot, the gold-data ceiling, is asked for by name)."""
 NO_TEACHER = {"base_url": "http://127.0.0.1:9/v1", "model": "no-teacher"}
 """Teacher of the zero-token methods' runs: a discard-port URL, since no request is ever sent."""
 SAFETY_MAX_ROUNDS = 100
@@ -131,21 +132,19 @@ def parse_ints(text: str, what: str, *, minimum: int | None = None) -> tuple[int
     return tuple(values)
 
 
-def parse_methods(text: str) -> tuple[str, ...]:
-    """Comma-separated method names, each one `evokd run` supports."""
-    from evokd_agent.methods.runner import SUPPORTED_METHODS
-
+def parse_methods(text: str, known: Sequence[str] = BUILTIN_REGISTRY.names()) -> tuple[str, ...]:
+    """Comma-separated method names, each one of `known`."""
     methods: list[str] = []
     for name in (p.strip() for p in text.split(",") if p.strip()):
-        if name not in SUPPORTED_METHODS:
+        if name not in known:
             raise EvokdError(
                 f"--methods: unknown or unsupported method {name!r}",
-                f"use some of: {', '.join(SUPPORTED_METHODS)}",
+                f"use some of: {', '.join(known)}",
             )
         if name not in methods:
             methods.append(name)
     if not methods:
-        raise EvokdError("--methods is empty", f"use some of: {', '.join(SUPPORTED_METHODS)}")
+        raise EvokdError("--methods is empty", f"use some of: {', '.join(known)}")
     return tuple(methods)
 
 
@@ -214,7 +213,7 @@ def plan_cells(spec: BenchSpec) -> list[Cell]:
         for seed in spec.seeds:
             for method in spec.methods:
                 budgets = spec.budgets or (base.budget_tokens,)
-                for budget in (0,) if method in TEACHERLESS else budgets:
+                for budget in (0,) if _teacherless(base, method) else budgets:
                     cells.append(_cell(spec, base, dataset, method, budget, seed))
     return cells
 
@@ -223,6 +222,7 @@ def _cell(
     spec: BenchSpec, base: RunConfig, dataset: str, method: str, budget: int, seed: int
 ) -> Cell:
     directory = (spec.out / "runs" / dataset / method / f"b{budget}" / f"s{seed}").resolve()
+    teacherless = _teacherless(base, method)
     record = base.to_record()
     record |= {
         "name": f"{method}-b{budget}-s{seed}",
@@ -235,11 +235,11 @@ def _cell(
     }
     if spec.max_rounds is not None:
         record["max_rounds"] = spec.max_rounds
-    elif method not in TEACHERLESS:
+    elif not teacherless:
         # Equal spend: the budget ends the run; the round cap is only a safety stop.
         record["max_rounds"] = max(base.max_rounds, SAFETY_MAX_ROUNDS)
         record["stop"] = {**record["stop"], **EQUAL_SPEND_STOP}
-    if method in TEACHERLESS:
+    if teacherless:
         # Never contacted: starting an embedded or simulated teacher would only cost time.
         record["teacher"] = {**record["teacher"], **NO_TEACHER, "simulated": None}
     elif spec.teacher is not None or spec.teacher_model is not None:
@@ -250,6 +250,13 @@ def _cell(
     except ValidationError as err:
         return Cell(dataset, method, budget, seed, directory, None, _first_error(err))
     return Cell(dataset, method, budget, seed, directory, record)
+
+
+def _teacherless(base: RunConfig, method: str) -> bool:
+    # A method the config does not know counts as a teacher method: its cell is skipped with
+    # the config's "unknown method" error.
+    spec = base.methods.get(method)
+    return spec is not None and not spec.uses_teacher
 
 
 def run_dirs(directory: Path) -> list[Path]:

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evokd_agent.methods.plans import TEACHERLESS
-
 if TYPE_CHECKING:
     from evokd_agent.run.bench_report import RunResult
 
@@ -54,7 +52,7 @@ def plot_bench(dataset: str, runs: Sequence[RunResult], path: Path) -> Path:
         points = curve([run for run in mine if run.budget == budget], metric)
         if not points:
             continue
-        if method in TEACHERLESS or all(p[0] == 0 for p in points):
+        if budget == 0 or all(p[0] == 0 for p in points):  # b0: a method without teacher
             flat.append((method, points[-1][1]))
             ys.append(points[-1][1])
             continue

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evokd_agent.methods.plans import TEACHERLESS
 from evokd_agent.run.bench import CellResult, cell_wall_seconds
 from evokd_agent.run.durable import write_text_atomic
 from evokd_agent.run.records import RoundMetrics
@@ -409,7 +408,8 @@ def write_bench_report(
         for c in results
         if c.status in ("skipped", "failed")
     ]
-    teachers = sorted({r.teacher for r in runs if r.method not in TEACHERLESS})
+    # The bench runs methods without a teacher under budget 0 (b0).
+    teachers = sorted({r.teacher for r in runs if r.budget > 0})
     plots: list[str] = []
     for dataset in dict.fromkeys(r.dataset for r in runs):
         path = out / f"f1_vs_tokens_{dataset}.png"

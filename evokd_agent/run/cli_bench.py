@@ -10,7 +10,13 @@ from pathlib import Path
 
 def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `bench` subcommand to the `evokd` subparsers."""
+    from evokd_agent.methods.registry import BUILTIN_REGISTRY
     from evokd_agent.run.bench import DEFAULT_METHODS, SAFETY_MAX_ROUNDS
+
+    needs = ", ".join(
+        [f"{s.name} needs data.train" for s in BUILTIN_REGISTRY.values() if s.trains_on == "train"]
+        + [f"{s.name} data.pool" for s in BUILTIN_REGISTRY.values() if s.needs_pool]
+    )
 
     bench = sub.add_parser(
         "bench",
@@ -29,8 +35,7 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     bench.add_argument(
         "--methods",
         default=",".join(DEFAULT_METHODS),
-        help=f"comma-separated methods (default: {','.join(DEFAULT_METHODS)}; "
-        "full_shot needs data.train, llkd data.pool)",
+        help=f"comma-separated methods (default: {','.join(DEFAULT_METHODS)}; {needs})",
     )
     bench.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated seeds")
     bench.add_argument(

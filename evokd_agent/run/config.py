@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -25,14 +26,13 @@ from pydantic import (
 )
 
 from evokd_agent.errors import EvokdError
+from evokd_agent.methods.registry import BUILTIN_REGISTRY, MethodRegistry
+from evokd_agent.methods.spec import MethodOptions, MethodSpec, PlanInput
 from evokd_agent.run.config_file import parse_config_file, validation_error
 from evokd_agent.student.config import TrainConfig
 from evokd_agent.teacher.config import TeacherConfig
 
 Task = Literal["classification", "ner"]
-Method = Literal[
-    "evokd", "evokd_init", "llkd", "zerogen", "auggpt", "eda", "seeds_only", "full_shot"
-]
 PolicyName = Literal["scripted", "llm", "json"]
 CheckpointPolicy = Literal["best_and_last", "last", "all", "none"]
 TestSchedule = Literal["every_round", "end", "never"]
@@ -46,6 +46,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _MODULE_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_BUILTIN_METHODS: list[JsonValue] = list(BUILTIN_REGISTRY)
+"""The built-in method names, listed in the config's JSON schema."""
 _STRICT = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
@@ -278,8 +280,8 @@ class RunConfig(BaseModel):
     """Teacher endpoint; the default "embedded" starts the offline llama.cpp teacher."""
     student: StudentSettings = StudentSettings()
     """Student model and training settings."""
-    method: Method = "evokd"
-    """Distillation method or baseline."""
+    method: str = Field(default="evokd", json_schema_extra={"examples": _BUILTIN_METHODS})
+    """Distillation method or baseline (README "Methods")."""
     policy: PolicyName = "scripted"
     """Who drives the loop: the fixed paper loop, the teacher via tool calls, or via JSON."""
     budget_tokens: int = Field(gt=0)
@@ -295,7 +297,8 @@ class RunConfig(BaseModel):
     labelling: LabellingSettings = LabellingSettings()
     """How many texts one labelling request carries."""
     method_options: dict[str, Any] = Field(default_factory=dict)
-    """Method-specific settings, validated by the method (e.g. LLKD thresholds)."""
+    """Method-specific settings, validated by the method's options model (README "Method
+    options"); an option of another method is ignored, so one config serves a bench."""
     seed: int = 42
     """Seed for sampling, training and subsets: same seed, same run (teacher permitting)."""
     prompts_dir: Path | None = None
@@ -344,18 +347,20 @@ class RunConfig(BaseModel):
     @field_validator("extra_tools")
     @classmethod
     def _extra_tools(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        out: list[str] = []
-        for entry in value:
-            if entry.endswith(".py") or "/" in entry or os.sep in entry:
-                path = _resolve(Path(entry), info)
-                if not path.exists():
-                    raise ValueError(f"tool file {path} does not exist")
-                out.append(str(path))
-            elif _MODULE_RE.match(entry):
-                out.append(entry)
-            else:
-                raise ValueError(f"{entry!r} is neither a .py file nor a module name")
-        return out
+        return _module_entries(value, info, "tool")
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        BUILTIN_REGISTRY.check_name(value)
+        return value
+
+    @field_validator("method_options")
+    @classmethod
+    def _method_options(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if "method" in info.data:  # else that field's error is reported already
+            BUILTIN_REGISTRY.parse_options(info.data["method"], value)
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
@@ -370,11 +375,12 @@ class RunConfig(BaseModel):
         unknown = sorted(set(self.label_descriptions) - set(self.labels))
         if unknown:
             raise ValueError(f"label_descriptions names unknown labels: {', '.join(unknown)}")
-        if self.method == "full_shot" and self.data.train is None:
-            raise ValueError("method full_shot trains on data.train: set it")
-        if self.method == "llkd" and self.data.pool is None:
-            raise ValueError("method llkd pseudo-labels an unlabeled pool: set data.pool")
-        if self.method != "full_shot" and self.data.seed_source is None:
+        spec = self.method_spec
+        if spec.trains_on == "train" and self.data.train is None:
+            raise ValueError(f"method {self.method} trains on data.train: set it")
+        if spec.needs_pool is not None and self.data.pool is None:
+            raise ValueError(f"method {self.method} {spec.needs_pool}: set data.pool")
+        if spec.trains_on == "seeds" and self.data.seed_source is None:
             raise ValueError(
                 "no labelled seeds: set data.seeds, or data.train with data.seeds_per_class"
             )
@@ -391,6 +397,27 @@ class RunConfig(BaseModel):
                 f"(generation.max_tokens {self.generation.max_tokens}): too small for one round"
             )
         return self
+
+    @property
+    def methods(self) -> MethodRegistry:
+        """The methods this config can name."""
+        return BUILTIN_REGISTRY
+
+    @property
+    def method_spec(self) -> MethodSpec[Any]:
+        """The registry entry of `method`."""
+        return self.methods[self.method]
+
+    @property
+    def options(self) -> MethodOptions:
+        """`method_options` as the method's typed options model (its defaults filled in)."""
+        options: MethodOptions = self.method_spec.parse_options(self.method_options)
+        return options
+
+    def plan_input(self, n_seeds: int) -> PlanInput:
+        """What the method's plan reads of this config (`n_seeds`: samples round 0 trains on)."""
+        spr = self.samples_per_round
+        return PlanInput(self.task, tuple(self.labels), spr.hard, spr.easy, n_seeds)
 
     @property
     def effective_teacher(self) -> TeacherConfig:
@@ -413,6 +440,22 @@ def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
         return RunConfig.model_validate(raw, context={BASE_DIR_KEY: file.resolve().parent})
     except ValidationError as err:
         raise validation_error(file, err, RunConfig) from None
+
+
+def _module_entries(value: list[str], info: ValidationInfo, what: str) -> list[str]:
+    """`extra_tools` entries: .py paths made absolute, module names kept."""
+    out: list[str] = []
+    for entry in value:
+        if entry.endswith(".py") or "/" in entry or os.sep in entry:
+            path = _resolve(Path(entry), info)
+            if not path.exists():
+                raise ValueError(f"{what} file {path} does not exist")
+            out.append(str(path))
+        elif _MODULE_RE.match(entry):
+            out.append(entry)
+        else:
+            raise ValueError(f"{entry!r} is neither a .py file nor a module name")
+    return out
 
 
 def _name_from(file: Path) -> str:
