@@ -1,9 +1,22 @@
-"""The method registry: every method by name, for the config, the runner, bench and docs."""
+"""The method registry: the built-in methods plus those of the user's modules, by name.
+
+A user method is a module or `.py` file defining `MethodSpec`s (`@method` plan functions) at
+top level, named in the config's `extra_methods`, the way `extra_tools` names tool modules.
+Loading imports it and collects the specs it defines (nothing registers itself on import); a
+module is imported once per process, as Python imports are, however often a config naming it
+is validated.
+"""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator, Mapping
+import hashlib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pydantic import ValidationError
@@ -51,7 +64,10 @@ class MethodRegistry(Mapping[str, MethodSpec[Any]]):
             return
         close = difflib.get_close_matches(name, self._specs, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown method {name!r}{hint}; use one of: {', '.join(self._specs)}")
+        raise ValueError(
+            f"unknown method {name!r}{hint}; use one of: {', '.join(self._specs)}, "
+            "or a method of a module named in extra_methods"
+        )
 
     def parse_options(self, name: str, raw: Mapping[str, Any]) -> MethodOptions:
         """Method `name`'s typed options from `method_options`; ValueError in one line.
@@ -77,7 +93,41 @@ class MethodRegistry(Mapping[str, MethodSpec[Any]]):
 
 
 BUILTIN_REGISTRY = MethodRegistry(BUILTIN_METHODS)
-"""The built-in methods."""
+"""The built-in methods alone (what a config without `extra_methods` can name)."""
+
+
+def method_registry(extra_methods: Sequence[str] = ()) -> MethodRegistry:
+    """The built-in methods, then those of each entry: a `.py` file path or a module name."""
+    if not extra_methods:
+        return BUILTIN_REGISTRY
+    specs = list(BUILTIN_METHODS)
+    for entry in extra_methods:
+        specs += load_methods(entry)
+    return MethodRegistry(specs)
+
+
+def load_methods(entry: str) -> list[MethodSpec[Any]]:
+    """The methods a user module defines; an `EvokdError` naming the entry otherwise."""
+    is_file = entry.endswith(".py") or Path(entry).is_file()
+    module = _import_file(Path(entry)) if is_file else _import_module(entry)
+    found = collect_methods(module)
+    if not found:
+        raise EvokdError(
+            f"{'file' if is_file else 'module'} {entry} defines no methods",
+            "define a plan function decorated with `@method` (from evokd_agent.methods) "
+            "at the module's top level",
+        )
+    return found
+
+
+def collect_methods(module: ModuleType) -> list[MethodSpec[Any]]:
+    """The `MethodSpec`s defined at the top level of `module` (not those it imports)."""
+    found: list[MethodSpec[Any]] = []
+    for value in vars(module).values():
+        own = isinstance(value, MethodSpec) and value.plan.__module__ == module.__name__
+        if own and all(value is not seen for seen in found):
+            found.append(value)
+    return found
 
 
 def options_table(registry: MethodRegistry = BUILTIN_REGISTRY) -> str:
@@ -95,6 +145,40 @@ def options_table(registry: MethodRegistry = BUILTIN_REGISTRY) -> str:
         text = " ".join(str(info.description or "").split())
         rows.append(f"| `{name}` | {who} | `{info.default}` | {text} |")
     return "\n".join(rows) + "\n"
+
+
+def _import_module(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise EvokdError(
+            f"cannot import method module `{name}`: {exc}",
+            "check the module name and that its package is installed or on PYTHONPATH",
+        ) from exc
+
+
+def _import_file(path: Path) -> ModuleType:
+    file = path.expanduser().resolve()
+    if not file.is_file():
+        raise EvokdError(f"method file {file} does not exist", "fix the path in extra_methods")
+    digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
+    name = f"evokd_user_methods_{file.stem}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise EvokdError(f"cannot load method file {file}", "give a path to a .py file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pydantic look their module up while it runs
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise EvokdError(
+            f"method file {file} failed to import: {type(exc).__name__}: {exc}",
+            "fix the error in that file",
+        ) from exc
+    return module
 
 
 def _origin(spec: MethodSpec[Any]) -> str:

@@ -133,7 +133,7 @@ def parse_ints(text: str, what: str, *, minimum: int | None = None) -> tuple[int
 
 
 def parse_methods(text: str, known: Sequence[str] = BUILTIN_REGISTRY.names()) -> tuple[str, ...]:
-    """Comma-separated method names, each one of `known`."""
+    """Comma-separated method names, each one of `known` (see `known_methods`)."""
     methods: list[str] = []
     for name in (p.strip() for p in text.split(",") if p.strip()):
         if name not in known:
@@ -146,6 +146,14 @@ def parse_methods(text: str, known: Sequence[str] = BUILTIN_REGISTRY.names()) ->
     if not methods:
         raise EvokdError("--methods is empty", f"use some of: {', '.join(known)}")
     return tuple(methods)
+
+
+def known_methods(configs: Sequence[Path]) -> list[str]:
+    """The methods the bench configs can name: built-in ones and their `extra_methods`."""
+    names = dict.fromkeys(BUILTIN_REGISTRY.names())
+    for path in configs:
+        names |= dict.fromkeys(load_run_config(path).methods.names())
+    return list(names)
 
 
 def teacher_override(record: dict[str, Any], spec: str, model: str | None = None) -> dict[str, Any]:

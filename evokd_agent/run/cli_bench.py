@@ -35,7 +35,8 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     bench.add_argument(
         "--methods",
         default=",".join(DEFAULT_METHODS),
-        help=f"comma-separated methods (default: {','.join(DEFAULT_METHODS)}; {needs})",
+        help=f"comma-separated methods (default: {','.join(DEFAULT_METHODS)}; {needs}; "
+        "a config's extra_methods add its own)",
     )
     bench.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated seeds")
     bench.add_argument(
@@ -67,6 +68,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     from evokd_agent.errors import EvokdError
     from evokd_agent.run.bench import (
         BenchSpec,
+        known_methods,
         parse_ints,
         parse_methods,
         run_bench,
@@ -78,7 +80,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
         raise EvokdError(f"--max-rounds {args.max_rounds} is below 1", "pass 1 or more")
     spec = BenchSpec(
         configs=tuple(args.configs),
-        methods=parse_methods(args.methods),
+        methods=parse_methods(args.methods, known_methods(args.configs)),
         seeds=parse_ints(args.seeds, "seeds"),
         budgets=parse_ints(args.budgets, "budgets", minimum=1) if args.budgets else None,
         out=args.out,

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from evokd_agent.errors import EvokdError
-from evokd_agent.methods.registry import BUILTIN_REGISTRY, MethodRegistry
+from evokd_agent.methods.registry import BUILTIN_REGISTRY, MethodRegistry, method_registry
 from evokd_agent.methods.spec import MethodOptions, MethodSpec, PlanInput
 from evokd_agent.run.config_file import parse_config_file, validation_error
 from evokd_agent.student.config import TrainConfig
@@ -280,8 +280,11 @@ class RunConfig(BaseModel):
     """Teacher endpoint; the default "embedded" starts the offline llama.cpp teacher."""
     student: StudentSettings = StudentSettings()
     """Student model and training settings."""
+    extra_methods: list[NonEmpty] = Field(default_factory=list)
+    """Extra methods: Python files (path) or importable module names defining `@method`s."""
     method: str = Field(default="evokd", json_schema_extra={"examples": _BUILTIN_METHODS})
-    """Distillation method or baseline (README "Methods")."""
+    """Distillation method or baseline: a built-in one (README "Methods") or one that a module
+    in `extra_methods` defines."""
     policy: PolicyName = "scripted"
     """Who drives the loop: the fixed paper loop, the teacher via tool calls, or via JSON."""
     budget_tokens: int = Field(gt=0)
@@ -349,17 +352,28 @@ class RunConfig(BaseModel):
     def _extra_tools(cls, value: list[str], info: ValidationInfo) -> list[str]:
         return _module_entries(value, info, "tool")
 
+    @field_validator("extra_methods")
+    @classmethod
+    def _extra_methods(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        entries = _module_entries(value, info, "method")
+        try:
+            method_registry(entries)  # import them now: a broken module is a config error
+        except EvokdError as err:
+            raise ValueError(err.cause) from None
+        return entries
+
     @field_validator("method")
     @classmethod
-    def _method(cls, value: str) -> str:
-        BUILTIN_REGISTRY.check_name(value)
+    def _method(cls, value: str, info: ValidationInfo) -> str:
+        if "extra_methods" in info.data:  # else that field's error is reported already
+            method_registry(info.data["extra_methods"]).check_name(value)
         return value
 
     @field_validator("method_options")
     @classmethod
     def _method_options(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        if "method" in info.data:  # else that field's error is reported already
-            BUILTIN_REGISTRY.parse_options(info.data["method"], value)
+        if "extra_methods" in info.data and "method" in info.data:
+            method_registry(info.data["extra_methods"]).parse_options(info.data["method"], value)
         return value
 
     @model_validator(mode="after")
@@ -400,8 +414,8 @@ class RunConfig(BaseModel):
 
     @property
     def methods(self) -> MethodRegistry:
-        """The methods this config can name."""
-        return BUILTIN_REGISTRY
+        """The methods this config can name: the built-in ones and its `extra_methods`."""
+        return method_registry(self.extra_methods)
 
     @property
     def method_spec(self) -> MethodSpec[Any]:
@@ -443,7 +457,7 @@ def load_run_config(path: str | os.PathLike[str]) -> RunConfig:
 
 
 def _module_entries(value: list[str], info: ValidationInfo, what: str) -> list[str]:
-    """`extra_tools` entries: .py paths made absolute, module names kept."""
+    """`extra_tools` / `extra_methods` entries: .py paths made absolute, module names kept."""
     out: list[str] = []
     for entry in value:
         if entry.endswith(".py") or "/" in entry or os.sep in entry:

@@ -1,4 +1,4 @@
-"""The method registry: built-in facts and plans, typed options, and the docs."""
+"""The method registry: built-in facts and plans, typed options, user modules, and the docs."""
 
 from __future__ import annotations
 
@@ -10,13 +10,21 @@ import pytest
 from pydantic import ValidationError
 
 from evokd_agent.agent import EVOKD_ROUND, Action
+from evokd_agent.errors import EvokdError
 from evokd_agent.methods import MethodOptions, MethodSpec, Plan, PlanInput
 from evokd_agent.methods.plans import BUILTIN_METHODS
-from evokd_agent.methods.registry import BUILTIN_REGISTRY, MethodRegistry, options_table
+from evokd_agent.methods.registry import (
+    BUILTIN_REGISTRY,
+    MethodRegistry,
+    load_methods,
+    method_registry,
+    options_table,
+)
 from evokd_agent.run.bench import DEFAULT_METHODS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+EXAMPLE = ROOT / "examples" / "user_method" / "zerogen_checked.py"
 RUN = PlanInput("classification", ("negative", "positive"), hard=3, easy=2, n_seeds=2)
 
 
@@ -87,6 +95,57 @@ def test_readme_lists_exactly_the_registry_s_methods_and_options() -> None:
     methods = README.split("\n## Methods\n", 1)[1].split("\n#", 1)[0]
     header, *listed = re.findall(r"^\| `(\w+)` \|", methods, flags=re.MULTILINE)
     assert header == "method" and listed == BUILTIN_REGISTRY.names()
+
+
+def test_readme_shows_the_example_user_method() -> None:
+    code = EXAMPLE.read_text(encoding="utf-8")
+    body = code.split('"""\n', 1)[1]  # after the module docstring
+    assert body.strip() in README
+
+
+def test_user_modules_add_methods(tmp_path: Path) -> None:
+    registry = method_registry(["tests.methods.sample_methods", str(EXAMPLE)])
+    assert registry.names() == [*BUILTIN_REGISTRY.names(), "eda_fixed", "zerogen_checked"]
+    assert method_registry([str(EXAMPLE)])["zerogen_checked"] is registry["zerogen_checked"]
+    assert not registry["eda_fixed"].uses_teacher
+    options = registry.parse_options("zerogen_checked", {"per_label": 3, "edits": 2})
+    plan = registry["zerogen_checked"].plan(RUN, options)
+    assert plan.arguments == {"generate_samples": {"n_hard": 3, "mode": "zerogen"}}
+    assert "edits" in registry.option_names() and "edits" not in BUILTIN_REGISTRY.option_names()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        ("x = 1\n", "defines no methods"),
+        ("def broken(:\n", "failed to import: SyntaxError"),
+        ("from evokd_agent.methods.plans import evokd\n", "defines no methods"),
+    ],
+)
+def test_bad_method_files_are_clear_errors(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "methods_of_mine.py"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(EvokdError, match=message) as info:
+        load_methods(str(path))
+    assert info.value.fix
+
+
+def test_a_second_method_of_one_name_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "again.py"
+    path.write_text(
+        "from evokd_agent.methods import MethodOptions, Plan, method\n\n"
+        "@method(options=MethodOptions)\n"
+        "def evokd(run, options):\n"
+        "    return Plan(())\n"
+    )
+    with pytest.raises(EvokdError, match="two methods are named `evokd`"):
+        method_registry([str(path)])
+    with pytest.raises(EvokdError, match=r"cannot import method module `no\.such\.module`"):
+        method_registry(["no.such.module"])
 
 
 def _plan_fn(run: PlanInput, options: MethodOptions) -> Plan:
