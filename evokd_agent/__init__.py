@@ -1,3 +1,46 @@
-"""evokd-agent: distil a large language model into a small, fast student model."""
+"""evokd-agent: distil a large language model into a small, fast student model.
+
+The names below are the public API, what a user's tool or method imports (`from evokd_agent
+import tool, DistillContext`); everything else may move between releases. `DistillContext`
+loads torch on first use, so `import evokd_agent` stays fast for the CLI.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from evokd_agent.agent import Action, StopRun, ToolError, ToolRetry, tool
+from evokd_agent.methods import MethodOptions, MethodSpec, Plan, PlanInput, method
+from evokd_agent.student.data import NerSample, Sample, TextSample
+
+if TYPE_CHECKING:
+    from evokd_agent.methods.context import DistillContext
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Action",
+    "DistillContext",
+    "MethodOptions",
+    "MethodSpec",
+    "NerSample",
+    "Plan",
+    "PlanInput",
+    "Sample",
+    "StopRun",
+    "TextSample",
+    "ToolError",
+    "ToolRetry",
+    "method",
+    "tool",
+]
+
+# Public names whose modules import torch: resolved on first access.
+_LAZY = {"DistillContext": "evokd_agent.methods.context"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

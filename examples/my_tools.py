@@ -7,9 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from evokd_agent.agent import ToolRetry, tool
-from evokd_agent.methods.context import DistillContext
-from evokd_agent.student.data import TextSample
+from evokd_agent import DistillContext, TextSample, ToolRetry, tool
 
 
 @tool

@@ -10,7 +10,7 @@ import math
 
 from pydantic import Field
 
-from evokd_agent.methods import MethodOptions, Plan, PlanInput, method
+from evokd_agent import MethodOptions, Plan, PlanInput, method
 
 
 class Options(MethodOptions):
