@@ -38,6 +38,7 @@ from evokd_agent.run.config import RunConfig, load_run_config
 from evokd_agent.run.data import load_run_data
 from evokd_agent.run.hygiene import Hygiene
 from evokd_agent.run.records import RunState
+from evokd_agent.run.report import write_report
 from evokd_agent.run.stopping import Point, stop_reason
 from evokd_agent.run.store import RunStore
 from evokd_agent.student.student import NerStudent, Student, TextStudent
@@ -47,6 +48,7 @@ from evokd_agent.teacher.config import TeacherConfig
 from evokd_agent.teacher.embedded import EmbeddedTeacher
 from evokd_agent.teacher.generator import ChatGenerator
 from evokd_agent.teacher.ledger import TokenLedger
+from evokd_agent.teacher.simulated import SimulatedTeacher
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,6 @@ def teacher_endpoint(
         )
         return
     if config.is_simulated and config.simulated is not None:
-        from evokd_agent.teacher.simulated import SimulatedTeacher
-
         say("starting the SIMULATED teacher: it serves real corpus sentences, it is NOT an LLM…")
         with SimulatedTeacher(config.simulated, encoding=config.encoding) as simulated:
             say(
@@ -322,8 +322,6 @@ async def run_distillation(
     reason = reason or str(final.get("reason"))
     _record_final(store, book, final, reason)
     log.info("run.finish", reason=reason, tokens=ledger.spent, resumes=previous.resumes)
-    from evokd_agent.run.report import write_report
-
     paths = write_report(store.path)
     say(f"report: {paths.markdown}  plot: {paths.plot}")
     return RunOutcome(store.path, reason, final)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from evokd_agent.run.bench_report import RunResult
+from evokd_agent.run.bench_results import RunResult
 
 
 def curve(runs: Sequence[RunResult], metric: str) -> list[tuple[float, float, float, int]]:

@@ -71,10 +71,9 @@ def run_bench_command(args: argparse.Namespace) -> int:
         known_methods,
         parse_ints,
         parse_methods,
-        run_bench,
-        summary_line,
     )
     from evokd_agent.run.bench_report import TABLE_MD
+    from evokd_agent.run.bench_suite import run_bench, summary_line
 
     if args.max_rounds is not None and args.max_rounds < 1:
         raise EvokdError(f"--max-rounds {args.max_rounds} is below 1", "pass 1 or more")

@@ -23,7 +23,7 @@ from evokd_agent.run.bench import (
     plan_cells,
     teacher_override,
 )
-from evokd_agent.run.bench_report import describe_teacher
+from evokd_agent.run.bench_results import describe_teacher
 from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
 from tests.methods.test_baselines import Teacher, make_config
 

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from evokd_agent.run.bench_report import (
-    RunResult,
     aggregate,
     runs_csv,
     table_csv,
     table_markdown,
     unspent_runs,
 )
+from evokd_agent.run.bench_results import RunResult
 from evokd_agent.run.records import SampleRecord
 from evokd_agent.run.summary import accepted_samples, cached_prompt_tokens
 
