@@ -4,7 +4,7 @@ Layout of `<run_root>/<name>-<UTC yyyymmdd-hhmmss>/`:
 
     run.json           marker: format version, name, creation time, evokd version
     config.yaml        the resolved config (absolute paths, no API key)
-    config.source.*    the config file as the user wrote it, when known
+    config.source.*    the config file as the user wrote it (secrets masked), when known
     events.jsonl       structlog JSON lines (no secrets; prompt text only with log_content)
     samples.jsonl      every seed/generated/labelled sample, accepted or rejected and why
     metrics.jsonl      one line per round: tokens spent, dev/test F1 and full metrics
@@ -43,6 +43,7 @@ from evokd_agent.run.durable import (
     write_text_atomic,
 )
 from evokd_agent.run.records import RoundMetrics, RunState, SampleRecord
+from evokd_agent.run.secrets import known_secrets, redact_data, redacted_source
 
 FORMAT_VERSION = 1
 MARKER_FILE = "run.json"
@@ -97,12 +98,16 @@ class RunStore:
                 f"cannot create a run directory in {base}: {err}",
                 "set run_root to a writable folder",
             ) from None
-        record = config.to_record()
+        # No file of the run holds a key: config.yaml leaves teacher.api_key out, and both
+        # copies lose whatever else looks like a credential (see run/secrets.py).
+        secrets = known_secrets(config.teacher)
+        record = redact_data(config.to_record(), secrets)
         write_text_atomic(
             path / CONFIG_FILE, yaml.safe_dump(record, sort_keys=False, allow_unicode=True)
         )
         if source is not None and source.is_file():
-            shutil.copyfile(source, path / f"config.source{source.suffix}")
+            copy = path / f"config.source{source.suffix}"
+            write_text_atomic(copy, redacted_source(source, secrets))
         (path / CHECKPOINTS_DIR).mkdir()
         (path / CACHE_DIR).mkdir()
         store = cls(path, record, clock=clock)
@@ -166,12 +171,11 @@ class RunStore:
     def events_logger(self, component: str = "run") -> FilteringBoundLogger:
         """Send every structlog event of the process to events.jsonl; a logger for `component`.
 
-        The teacher's API key is registered for redaction. Callers log prompt or completion
-        text only when `log_content` is true.
+        The teacher's API key (inline and in its environment variable) is registered for
+        redaction. Callers log prompt or completion text only when `log_content` is true.
         """
-        teacher = self.config.effective_teacher
-        if teacher.has_api_key():
-            register_secret(teacher.resolve_api_key())
+        for secret in known_secrets(self.config.teacher):
+            register_secret(secret)
         configure_logging(self.path)
         return get_logger(component).bind(run=self.path.name)
 
