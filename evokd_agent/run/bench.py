@@ -37,7 +37,12 @@ from pydantic import ValidationError
 from evokd_agent.errors import EvokdError
 from evokd_agent.methods.registry import BUILTIN_REGISTRY
 from evokd_agent.run.config import BASE_DIR_KEY, RunConfig, load_run_config
-from evokd_agent.run.durable import read_json, write_json_atomic, write_text_atomic
+from evokd_agent.run.durable import (
+    read_json,
+    remove_temp_files,
+    write_json_atomic,
+    write_text_atomic,
+)
 from evokd_agent.run.secrets import redact_data
 from evokd_agent.teacher.config import EMBEDDED, TeacherConfig
 from evokd_agent.teacher.simulated_config import SIMULATED, SIMULATED_MODEL
@@ -296,6 +301,7 @@ async def run_cell(cell: Cell, progress: bool | None = None) -> CellResult:
     if done is not None:
         return CellResult(cell, "reused", done)
     cell.directory.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(cell.directory)  # a bench killed mid-write; the run cleans its own
     config_path = cell.directory / CELL_CONFIG
     write_text_atomic(config_path, yaml.safe_dump(cell.record, sort_keys=False))
     unfinished = run_dirs(cell.directory)
