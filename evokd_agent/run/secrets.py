@@ -25,12 +25,15 @@ _SENSITIVE = re.compile(
     re.IGNORECASE,
 )
 _NOT_SENSITIVE = frozenset({"api_key_env"})  # the variable's name, not its value
+# Key shapes need a digit and 16+ characters: prose ("basic emotion", "sk-learn-compatible")
+# must survive, since config.yaml is what a resumed run reads its prompts' inputs from.
+_TOKEN = r"(?=[A-Za-z0-9._~+/=\-]*[0-9])[A-Za-z0-9._~+/=\-]{16,}"
 _SHAPES = (
     # OpenAI-style and similar provider keys (sk-, sk-proj-, ...), Hugging Face tokens.
-    re.compile(r"(?<![A-Za-z0-9])(?:sk|rk|pk)-[A-Za-z0-9_\-]{16,}"),
-    re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{16,}"),
+    re.compile(r"(?<![A-Za-z0-9])(?:sk|rk|pk)-(?=[A-Za-z0-9_\-]*[0-9])[A-Za-z0-9_\-]{16,}"),
+    re.compile(r"(?<![A-Za-z0-9])hf_(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]{16,}"),
 )
-_BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=\-]{6,}")
+_BEARER = re.compile(rf"(?i)\b(bearer|basic)(\s+){_TOKEN}")
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]+:)[^@\s/]+@")
 
 

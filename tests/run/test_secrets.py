@@ -36,14 +36,23 @@ def files_holding(root: Path, secrets: list[str]) -> list[str]:
 
 def test_redact_text_masks_keys_bearer_tokens_url_passwords_and_known_values() -> None:
     text = (
-        f"key {INLINE}\nAuthorization: Bearer abc.def-123\nurl https://me:hunter2@host/v1\n"
+        f"key {INLINE}\nAuthorization: Bearer abc.def-123-xyz.456\nurl https://me:hunter2@host/v1\n"
         "other s3cr3tvalue; task-sk-word stays; max_tokens: 64\n"
     )
     out = redact_text(text, ["s3cr3tvalue"])
-    for secret in (INLINE, "abc.def-123", "hunter2", "s3cr3tvalue"):
+    for secret in (INLINE, "abc.def-123-xyz.456", "hunter2", "s3cr3tvalue"):
         assert secret not in out
     assert f"Bearer {REDACTED}" in out and f"https://me:{REDACTED}@host/v1" in out
     assert "task-sk-word stays; max_tokens: 64" in out
+
+
+def test_prose_is_not_taken_for_a_key() -> None:
+    # config.yaml feeds a resumed run: a masked task description would change its prompts.
+    prose = (
+        "Decide the basic emotionality of a tweet, bearer bonds included; sk-learn-compatible-"
+        "models, hf_transformers_library_names and pk-primary-key-columns are ordinary words."
+    )
+    assert redact_text(prose) == prose
 
 
 def test_redact_data_masks_credential_fields_and_headers_only() -> None:
