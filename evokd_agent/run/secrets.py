@@ -19,7 +19,11 @@ from evokd_agent.teacher.config import TeacherConfig
 from evokd_agent.textfiles import read_utf8
 
 REDACTED = "[redacted]"
-_MIN_SECRET_LEN = 6  # shorter known values would mask ordinary words
+MIN_SECRET_LEN = 6
+"""Shortest known value masked in text: shorter ones would mask ordinary words."""
+MIN_KEY_LEN = 16
+"""Shortest known value masked in config.yaml, which a resumed run reads back: a local server's
+placeholder key ("ollama", "not-needed") may also be part of its URL or model name."""
 _SENSITIVE = re.compile(
     r"(api[_-]?key|apikey|authorization|password|passwd|secret|token|bearer|credentials?)$",
     re.IGNORECASE,
@@ -71,10 +75,11 @@ def secret_values(data: Any) -> list[str]:
     return found
 
 
-def redact_text(text: str, known: Iterable[str] = ()) -> str:
-    """`text` with the `known` secret values and anything shaped like a key replaced."""
+def redact_text(text: str, known: Iterable[str] = (), min_len: int = MIN_SECRET_LEN) -> str:
+    """`text` with the `known` secret values (of `min_len` or more characters) and anything
+    shaped like a key replaced."""
     for value in sorted(set(known), key=len, reverse=True):
-        if len(value) >= _MIN_SECRET_LEN:
+        if len(value) >= min_len:
             text = text.replace(value, REDACTED)
     for shape in _SHAPES:
         text = shape.sub(REDACTED, text)
@@ -82,7 +87,7 @@ def redact_text(text: str, known: Iterable[str] = ()) -> str:
     return _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
 
 
-def redact_data(data: Any, known: Iterable[str] = ()) -> Any:
+def redact_data(data: Any, known: Iterable[str] = (), min_len: int = MIN_SECRET_LEN) -> Any:
     """A copy of `data` with credential fields, `headers` values and key-shaped strings masked."""
     known = list(known)
 
@@ -92,7 +97,7 @@ def redact_data(data: Any, known: Iterable[str] = ()) -> Any:
         if isinstance(value, list):
             return [walk(item, secret) for item in value]
         if isinstance(value, str):
-            return REDACTED if secret and value else redact_text(value, known)
+            return REDACTED if secret and value else redact_text(value, known, min_len)
         return value
 
     return walk(data, False)

@@ -46,7 +46,7 @@ from evokd_agent.run.durable import (
     write_text_atomic,
 )
 from evokd_agent.run.records import RoundMetrics, RunState, SampleRecord
-from evokd_agent.run.secrets import known_secrets, redact_data, redacted_source
+from evokd_agent.run.secrets import MIN_KEY_LEN, known_secrets, redact_data, redacted_source
 
 FORMAT_VERSION = 1
 MARKER_FILE = "run.json"
@@ -104,7 +104,7 @@ class RunStore:
         # No file of the run holds a key: config.yaml leaves teacher.api_key out, and both
         # copies lose whatever else looks like a credential (see run/secrets.py).
         secrets = known_secrets(config.teacher)
-        record = redact_data(config.to_record(), secrets)
+        record = redact_data(config.to_record(), secrets, MIN_KEY_LEN)
         write_text_atomic(
             path / CONFIG_FILE, yaml.safe_dump(record, sort_keys=False, allow_unicode=True)
         )

@@ -12,8 +12,9 @@ from evokd_agent.cli import main
 from evokd_agent.errors import EvokdError
 from evokd_agent.methods.runner import run_distillation
 from evokd_agent.run.bench import BenchSpec, plan_cells
-from evokd_agent.run.config import load_run_config
+from evokd_agent.run.config import RunConfig, load_run_config
 from evokd_agent.run.secrets import REDACTED, redact_data, redact_text, redacted_source
+from evokd_agent.run.store import RunStore
 from evokd_agent.testing.fake_server import FakeOpenAIServer
 from tests.methods.test_baselines import Teacher, make_config
 from tests.run.test_examples import BENCH_CONFIGS, CONFIGS
@@ -53,6 +54,16 @@ def test_prose_is_not_taken_for_a_key() -> None:
         "models, hf_transformers_library_names and pk-primary-key-columns are ordinary words."
     )
     assert redact_text(prose) == prose
+
+
+def test_a_short_placeholder_key_stays_in_config_yaml(
+    config: RunConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ollama's documented placeholder key; the URL of its docker service holds the same word.
+    monkeypatch.setenv(config.teacher.api_key_env, "ollama")
+    teacher = config.teacher.model_copy(update={"base_url": "http://ollama:11434/v1"})
+    store = RunStore.create(tmp_path / "runs", config.model_copy(update={"teacher": teacher}))
+    assert store.config_record["teacher"]["base_url"] == "http://ollama:11434/v1"
 
 
 def test_redact_data_masks_credential_fields_and_headers_only() -> None:
