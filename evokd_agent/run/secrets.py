@@ -29,6 +29,7 @@ _SENSITIVE = re.compile(
     re.IGNORECASE,
 )
 _NOT_SENSITIVE = frozenset({"api_key_env"})  # the variable's name, not its value
+_USER_KEYED = frozenset({"label_descriptions"})
 # Key shapes need a digit and 16+ characters: prose ("basic emotion", "sk-learn-compatible")
 # must survive, since config.yaml is what a resumed run reads its prompts' inputs from.
 _TOKEN = r"(?=[A-Za-z0-9._~+/=\-]*[0-9])[A-Za-z0-9._~+/=\-]{16,}"
@@ -46,9 +47,13 @@ def is_sensitive(key: object) -> bool:
     return isinstance(key, str) and key not in _NOT_SENSITIVE and bool(_SENSITIVE.search(key))
 
 
-def _masked(key: object) -> bool:
-    """Whether the values under field `key` are credentials: named like one, or `*headers`."""
-    return is_sensitive(key) or (isinstance(key, str) and key.lower().endswith("headers"))
+def _below(key: object, secret: bool, names: bool) -> tuple[bool, bool]:
+    """(secret, names) for the value under `key`: secret once a credential field or a
+    `*headers` map is entered; `names` False where keys are user data (label names), which
+    may well read `password` in a PII task and must not mask their descriptions."""
+    named = names and isinstance(key, str)
+    credential = named and (is_sensitive(key) or str(key).lower().endswith("headers"))
+    return secret or credential, names and key not in _USER_KEYED
 
 
 def known_secrets(teacher: TeacherConfig) -> list[str]:
@@ -61,17 +66,17 @@ def secret_values(data: Any) -> list[str]:
     """Every string of `data` (parsed YAML/TOML) held by a credential field or a `headers` map."""
     found: list[str] = []
 
-    def walk(value: Any, secret: bool) -> None:
+    def walk(value: Any, secret: bool, names: bool) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
-                walk(item, secret or _masked(key))
+                walk(item, *_below(key, secret, names))
         elif isinstance(value, list):
             for item in value:
-                walk(item, secret)
+                walk(item, secret, names)
         elif secret and isinstance(value, str) and value:
             found.append(value)
 
-    walk(data, False)
+    walk(data, False, True)
     return found
 
 
@@ -91,16 +96,16 @@ def redact_data(data: Any, known: Iterable[str] = (), min_len: int = MIN_SECRET_
     """A copy of `data` with credential fields, `headers` values and key-shaped strings masked."""
     known = list(known)
 
-    def walk(value: Any, secret: bool) -> Any:
+    def walk(value: Any, secret: bool, names: bool) -> Any:
         if isinstance(value, dict):
-            return {key: walk(item, secret or _masked(key)) for key, item in value.items()}
+            return {key: walk(item, *_below(key, secret, names)) for key, item in value.items()}
         if isinstance(value, list):
-            return [walk(item, secret) for item in value]
+            return [walk(item, secret, names) for item in value]
         if isinstance(value, str):
             return REDACTED if secret and value else redact_text(value, known, min_len)
         return value
 
-    return walk(data, False)
+    return walk(data, False, True)
 
 
 def redacted_source(source: Path, known: Iterable[str] = ()) -> str:

@@ -72,12 +72,14 @@ def test_redact_data_masks_credential_fields_and_headers_only() -> None:
         "headers": {"X-Org": "org-1", "Authorization": "Basic dXNlcjpwYXNz"},
         "budget_tokens": 100,
         "notes": [f"pasted {INLINE}"],
+        "label_descriptions": {"password": "a password typed in a chat"},  # a PII tagger
     }
     assert redact_data(data) == {
         "teacher": {"api_key": REDACTED, "api_key_env": "OPENAI_API_KEY", "model": "m"},
         "headers": {"X-Org": REDACTED, "Authorization": REDACTED},
         "budget_tokens": 100,
         "notes": [f"pasted {REDACTED}"],
+        "label_descriptions": {"password": "a password typed in a chat"},
     }
 
 
