@@ -16,6 +16,7 @@ from string import Template
 from typing import Literal
 
 from evokd_agent.errors import EvokdError
+from evokd_agent.textfiles import read_utf8
 
 Step = Literal["system", "analyze", "generate", "label", "label_batch", "rewrite", "zerogen"]
 STEPS: tuple[Step, ...] = (
@@ -48,7 +49,7 @@ class PromptSet:
         for step in STEPS:
             user_file = directory / task / f"{step}.txt" if directory is not None else None
             if user_file is not None and user_file.is_file():
-                templates[step] = user_file.read_text(encoding="utf-8")
+                templates[step] = read_utf8(user_file)
                 sources[step] = str(user_file)
                 continue
             resource = shipped / f"{step}.txt"

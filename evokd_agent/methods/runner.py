@@ -101,12 +101,15 @@ def teacher_endpoint(
 def open_store(config_path: Path | None, resume: Path | None) -> tuple[RunStore, RunState]:
     if resume is not None:
         store = RunStore.open(resume)
-        state = store.mark_resumed()
-        if state.finished:
+        state = store.read_state()
+        if state.finished and state.reported:
             raise EvokdError(
                 f"the run in {resume} already finished ({state.stop_reason})",
                 f"start a new run with `evokd run CONFIG`, or read `evokd report {resume}`",
             )
+        if state.finished:
+            return store, state  # killed before its report: only that is left to do
+        state = store.mark_resumed()
         # The replay records every round again; rows of the interrupted attempt move aside.
         store.discard_after(-1)
         return store, state
@@ -231,6 +234,8 @@ async def run_distillation(
 ) -> RunOutcome:
     """Run (or resume) a distillation and write its report; returns the run directory."""
     store, previous = open_store(config_path, resume)
+    if previous.finished:
+        return _write_missing_report(store, previous)
     config = store.config
     spec = config.method_spec
     options = config.options
@@ -322,9 +327,22 @@ async def run_distillation(
     reason = reason or str(final.get("reason"))
     _record_final(store, book, final, reason)
     log.info("run.finish", reason=reason, tokens=ledger.spent, resumes=previous.resumes)
-    paths = write_report(store.path)
-    say(f"report: {paths.markdown}  plot: {paths.plot}")
+    _report(store)
     return RunOutcome(store.path, reason, final)
+
+
+def _report(store: RunStore) -> None:
+    paths = write_report(store.path)
+    store.write_state(store.read_state().model_copy(update={"reported": True}))
+    say(f"report: {paths.markdown}  plot: {paths.plot}")
+
+
+def _write_missing_report(store: RunStore, state: RunState) -> RunOutcome:
+    """Resume of a run killed after it finished but before its report: write the report."""
+    say(f"the run had finished ({state.stop_reason}); writing its report")
+    _report(store)
+    final = store.read_json("final.json")
+    return RunOutcome(store.path, state.stop_reason or "", final if isinstance(final, dict) else {})
 
 
 def _selector(
@@ -382,8 +400,6 @@ def _save_final(store: RunStore, ctx: DistillContext) -> Path:
 
 
 def _record_final(store: RunStore, book: Bookkeeper, final: dict[str, Any], reason: str) -> None:
-    state = store.read_state()
-    store.write_state(state.model_copy(update={"finished": True, "stop_reason": reason}))
     store.write_json("final.json", final)
     if final.get("test_score") is not None and book.history:
         # The last round's row gains the final test score (the last row of a round wins).
@@ -395,3 +411,6 @@ def _record_final(store: RunStore, book: Bookkeeper, final: dict[str, Any], reas
                 "test": final.get("test"),
             }
         )
+    # Last: a run marked finished has everything but its report on disk (see open_store).
+    state = store.read_state()
+    store.write_state(state.model_copy(update={"finished": True, "stop_reason": reason}))

@@ -37,7 +37,13 @@ from pydantic import ValidationError
 from evokd_agent.errors import EvokdError
 from evokd_agent.methods.registry import BUILTIN_REGISTRY
 from evokd_agent.run.config import BASE_DIR_KEY, RunConfig, load_run_config
-from evokd_agent.run.durable import read_json, write_json_atomic, write_text_atomic
+from evokd_agent.run.durable import (
+    read_json,
+    remove_temp_files,
+    write_json_atomic,
+    write_text_atomic,
+)
+from evokd_agent.run.secrets import redact_data
 from evokd_agent.teacher.config import EMBEDDED, TeacherConfig
 from evokd_agent.teacher.simulated_config import SIMULATED, SIMULATED_MODEL
 
@@ -210,9 +216,11 @@ def plan_cells(spec: BenchSpec) -> list[Cell]:
                 f"two bench configs are named {config.name!r}",
                 "give each data set's config its own `name`",
             )
-        if config.teacher.api_key is not None:
+        record = config.to_record()
+        if config.teacher.api_key is not None or redact_data(record) != record:
             raise EvokdError(
-                f"{path}: teacher.api_key is set; bench writes each run's config to disk",
+                f"{path}: teacher.api_key is set, or a value looks like a key or password; "
+                "bench writes each run's config to disk",
                 "put the key in an environment variable named by teacher.api_key_env",
             )
         bases[config.name] = config
@@ -293,6 +301,7 @@ async def run_cell(cell: Cell, progress: bool | None = None) -> CellResult:
     if done is not None:
         return CellResult(cell, "reused", done)
     cell.directory.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(cell.directory)  # a bench killed mid-write; the run cleans its own
     config_path = cell.directory / CELL_CONFIG
     write_text_atomic(config_path, yaml.safe_dump(cell.record, sort_keys=False))
     unfinished = run_dirs(cell.directory)

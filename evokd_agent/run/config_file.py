@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from evokd_agent.errors import EvokdError
+from evokd_agent.textfiles import read_utf8
 
 _MAX_ERRORS = 3
 
@@ -52,8 +53,8 @@ def parse_config_file(file: Path) -> dict[str, Any]:
             "write the config as .yaml, .yml or .toml",
         )
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+        text = read_utf8(file)
+    except OSError as err:
         raise EvokdError(f"cannot read config file {file}: {err}", "check the file") from None
     if suffix == ".toml":
         try:

@@ -15,6 +15,7 @@ from evokd_agent.errors import EvokdError
 from evokd_agent.run.config import RunConfig
 from evokd_agent.student.data import NerSample, TextSample, load_ner_samples, load_text_samples
 from evokd_agent.student.ner import normalize_tag_set
+from evokd_agent.textfiles import utf8_errors
 
 Samples = list[TextSample] | list[NerSample]
 T = TypeVar("T")
@@ -151,12 +152,12 @@ def _rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         for i, row in enumerate(pq.read_table(path).to_pylist()):
             yield f"{path}, row {i}", row
     elif suffix in (".csv", ".tsv"):
-        with path.open(encoding="utf-8", newline="") as f:
+        with utf8_errors(path), path.open(encoding="utf-8", newline="") as f:
             reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
             for row in reader:
                 yield f"{path}, line {reader.line_num}", dict(row)
     else:
-        with path.open(encoding="utf-8") as f:
+        with utf8_errors(path), path.open(encoding="utf-8") as f:
             for n, line in enumerate(f, start=1):
                 if not line.strip():
                     continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterable, Mapping
@@ -145,6 +146,21 @@ def write_text_atomic(path: Path, text: str) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def remove_temp_files(folder: Path, pattern: str = ".*.tmp") -> int:
+    """Delete the temporary files a killed writer left in `folder`; returns how many.
+
+    Only for a folder this process owns (a resumed run): a live writer's file would go too.
+    """
+    removed = 0
+    for path in folder.glob(pattern) if folder.is_dir() else []:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def read_json(path: Path) -> Any:

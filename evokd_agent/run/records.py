@@ -106,6 +106,8 @@ class RunState(BaseModel):
     """The run ended normally (stop rule, budget or round limit)."""
     stop_reason: str | None = None
     """Why it ended, when finished."""
+    reported: bool = False
+    """The report of the finished run is written (a run killed before it gets it on resume)."""
     resumes: int = Field(default=0, ge=0)
     """How many times the run was resumed."""
     updated: str | None = None

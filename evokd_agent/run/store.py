@@ -2,9 +2,9 @@
 
 Layout of `<run_root>/<name>-<UTC yyyymmdd-hhmmss>/`:
 
-    run.json           marker: format version, name, creation time, evokd version
+    run.json           marker: format version, name, creation time, evokd version, host, path
     config.yaml        the resolved config (absolute paths, no API key)
-    config.source.*    the config file as the user wrote it, when known
+    config.source.*    the config file as the user wrote it (secrets masked), when known
     events.jsonl       structlog JSON lines (no secrets; prompt text only with log_content)
     samples.jsonl      every seed/generated/labelled sample, accepted or rejected and why
     metrics.jsonl      one line per round: tokens spent, dev/test F1 and full metrics
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -38,11 +40,13 @@ from evokd_agent.run.durable import (
     fsync_dir,
     read_json,
     read_jsonl,
+    remove_temp_files,
     repair_tail,
     write_json_atomic,
     write_text_atomic,
 )
 from evokd_agent.run.records import RoundMetrics, RunState, SampleRecord
+from evokd_agent.run.secrets import MIN_KEY_LEN, known_secrets, redact_data, redacted_source
 
 FORMAT_VERSION = 1
 MARKER_FILE = "run.json"
@@ -97,12 +101,16 @@ class RunStore:
                 f"cannot create a run directory in {base}: {err}",
                 "set run_root to a writable folder",
             ) from None
-        record = config.to_record()
+        # No file of the run holds a key: config.yaml leaves teacher.api_key out, and both
+        # copies lose whatever else looks like a credential (see run/secrets.py).
+        secrets = known_secrets(config.teacher)
+        record = redact_data(config.to_record(), secrets, MIN_KEY_LEN)
         write_text_atomic(
             path / CONFIG_FILE, yaml.safe_dump(record, sort_keys=False, allow_unicode=True)
         )
         if source is not None and source.is_file():
-            shutil.copyfile(source, path / f"config.source{source.suffix}")
+            copy = path / f"config.source{source.suffix}"
+            write_text_atomic(copy, redacted_source(source, secrets))
         (path / CHECKPOINTS_DIR).mkdir()
         (path / CACHE_DIR).mkdir()
         store = cls(path, record, clock=clock)
@@ -114,6 +122,7 @@ class RunStore:
             "name": config.name,
             "created": _iso(now),
             "evokd_version": __version__,
+            **_origin(path),
         }
         write_json_atomic(path / MARKER_FILE, marker)
         return store
@@ -150,10 +159,23 @@ class RunStore:
             raise EvokdError(f"{path / CONFIG_FILE} is not a mapping", "restore it")
         store = cls(path, record, clock=clock)
         if resume:
+            warning = foreign_modules_warning(path, marker, record)
+            if warning is not None:
+                print(warning, file=sys.stderr, flush=True)  # before extra_methods import
             _ = store.config
+            store.remove_temp_files()
             for name in (SAMPLES_FILE, METRICS_FILE, EVENTS_FILE):
                 repair_tail(path / name)
         return store
+
+    def remove_temp_files(self) -> int:
+        """Delete what writers killed mid-write left behind: `.state.json.*.tmp` and the like,
+        half-saved checkpoints, half-written cache entries. Returns how many."""
+        return (
+            remove_temp_files(self.path)
+            + remove_temp_files(self.path / CHECKPOINTS_DIR)
+            + sum(remove_temp_files(shard, ".tmp-*") for shard in self.cache_dir.glob("v*/??"))
+        )
 
     @property
     def config(self) -> RunConfig:
@@ -166,12 +188,11 @@ class RunStore:
     def events_logger(self, component: str = "run") -> FilteringBoundLogger:
         """Send every structlog event of the process to events.jsonl; a logger for `component`.
 
-        The teacher's API key is registered for redaction. Callers log prompt or completion
-        text only when `log_content` is true.
+        The teacher's API key (inline and in its environment variable) is registered for
+        redaction. Callers log prompt or completion text only when `log_content` is true.
         """
-        teacher = self.config.effective_teacher
-        if teacher.has_api_key():
-            register_secret(teacher.resolve_api_key())
+        for secret in known_secrets(self.config.teacher):
+            register_secret(secret)
         configure_logging(self.path)
         return get_logger(component).bind(run=self.path.name)
 
@@ -268,7 +289,7 @@ class RunStore:
         return path
 
     def read_marker(self) -> dict[str, Any]:
-        """run.json: format version, name, creation time, evokd version."""
+        """run.json: format version, name, creation time, evokd version, host and path."""
         marker = read_json(self.path / MARKER_FILE)
         return marker if isinstance(marker, dict) else {}
 
@@ -356,6 +377,31 @@ def _validated(model: type[R], row: dict[str, Any], file: str) -> R:
             f"cannot record a row in {file}: {where}: {first['msg']}",
             f"pass the fields of {model.__name__} (this is a bug in the caller)",
         ) from None
+
+
+def _origin(path: Path) -> dict[str, str]:
+    """Where a run directory is: recorded at creation, compared on resume."""
+    return {"host": socket.gethostname(), "path": str(path.resolve())}
+
+
+def foreign_modules_warning(
+    path: Path, marker: dict[str, Any], record: dict[str, Any]
+) -> str | None:
+    """A warning when resuming a run directory created on another host or in another folder
+    (or before either was recorded) would import the user modules its config names."""
+    modules: list[str] = []
+    for field in ("extra_tools", "extra_methods"):
+        value = record.get(field)
+        if isinstance(value, list):
+            modules += [str(m) for m in value]
+    origin = _origin(path)
+    if not modules or all(marker.get(k) == v for k, v in origin.items()):
+        return None
+    where = f"host {marker.get('host', '?')}, folder {marker.get('path', '?')}"
+    return (
+        f"evokd: warning: {path} was created elsewhere ({where}); resuming it imports and runs "
+        f"the Python modules its config names: {', '.join(modules)}"
+    )
 
 
 def _fresh_dir(base: Path, stem: str) -> Path:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from evokd_agent.errors import EvokdError
 from evokd_agent.student.ner import bio_problem, normalize_tag_set
+from evokd_agent.textfiles import read_utf8, utf8_errors
 
 Task = Literal["classification", "ner"]
 TASKS: tuple[Task, ...] = ("classification", "ner")
@@ -179,7 +180,7 @@ def _file_rows(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
         raise EvokdError(f"data file {path} does not exist", "check the path")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
-        with path.open(encoding="utf-8") as f:
+        with utf8_errors(path), path.open(encoding="utf-8") as f:
             for n, line in enumerate(f, start=1):
                 if not line.strip():
                     continue
@@ -192,7 +193,7 @@ def _file_rows(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
                     raise _bad_row(where, f"expected a JSON object, got {type(row).__name__}")
                 yield where, row
     elif suffix in (".csv", ".tsv"):
-        with path.open(encoding="utf-8", newline="") as f:
+        with utf8_errors(path), path.open(encoding="utf-8", newline="") as f:
             reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
             for row in reader:
                 # line_num is the last physical line read, right even for quoted multi-line cells.
@@ -282,7 +283,7 @@ def _known_names(source: Source, field: str, meta_key: str) -> list[str] | None:
         meta = Path(source).with_name("meta.json")
         if meta.is_file():
             try:
-                found = json.loads(meta.read_text(encoding="utf-8")).get(meta_key)
+                found = json.loads(read_utf8(meta)).get(meta_key)
             except (json.JSONDecodeError, AttributeError):
                 return None
             if isinstance(found, list) and all(isinstance(n, str) for n in found):
