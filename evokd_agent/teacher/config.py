@@ -39,11 +39,12 @@ class TeacherConfig(BaseModel):
     max_concurrency: int = Field(default=16, ge=1, le=4096)
     """Most requests in flight at once."""
     requests_per_minute: float | None = Field(default=None, gt=0)
-    """Request rate limit (token bucket); None for no limit."""
+    """Request rate limit (asyncio-throttle); None for no limit."""
     tokens_per_minute: float | None = Field(default=None, gt=0)
     """Token rate limit, counted on each request's worst case (prompt + max_tokens); None: none."""
     rate_burst_seconds: float = Field(default=10.0, gt=0)
-    """Bucket capacity of the rate limits, in seconds' worth of the per-minute rate."""
+    """Burst the rate limits allow, in seconds' worth of the per-minute rate: the token bucket's
+    capacity, and the requests let through in any window of that length."""
     max_retries: int = Field(default=6, ge=0, le=100)
     """Retries per request after the first attempt (429, 5xx, timeouts, dropped connections)."""
     backoff_initial: float = Field(default=1.0, ge=0)
