@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -62,14 +62,22 @@ class TeacherConfig(BaseModel):
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     """Field carrying the completion limit (newer OpenAI models want max_completion_tokens)."""
     fast_path: bool = True
-    """Post chat requests through the SDK's HTTP client directly; False: `chat.completions.create`
-    (slower: ~1 ms more CPU per request)."""
-    fast_transport: bool = True
-    """Use the lean HTTP/1.1 keep-alive transport (off, or behind a proxy: the SDK's default)."""
+    """Post requests to plain-HTTP endpoints (no proxy) on the lean HTTP/1.1 pool; False, and for
+    https or proxied endpoints: the SDK's `create` on aiohttp (several ms more client CPU per
+    request, which only matters at the request rates of local servers)."""
     log_content: bool = False
     """Also log prompts and completions (off: logs carry only counts, latencies and statuses)."""
     simulated: SimulatedTeacherConfig | None = None
     """Settings of the simulated teacher; required with, and only with, base_url "simulated"."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        # Configs saved before the SDK moved to aiohttp carry `fast_transport` (the pool or
+        # httpx2 under the SDK's client); it has no meaning left, so resuming them ignores it.
+        if isinstance(data, dict) and "fast_transport" in data:
+            data = {k: v for k, v in data.items() if k != "fast_transport"}
+        return data
 
     @model_validator(mode="after")
     def _check_url(self) -> TeacherConfig:

@@ -19,11 +19,10 @@ from evokd_agent.teacher.tokens import TokenCounter
 from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
 from tests.teacher.conftest import RecordedSleep, closed_port, generator_for, requests
 
-# The three ways a request can travel: our fast path on our HTTP/1.1 pool, our fast path on the
-# SDK's own HTTP client, and the SDK's chat.completions.create.
+# The two ways a request can travel: our post on the HTTP/1.1 pool, and the SDK's create (on its
+# aiohttp transport).
 PATHS = [
     pytest.param({}, id="fast"),
-    pytest.param({"fast_transport": False}, id="fast-httpx"),
     pytest.param({"fast_path": False}, id="sdk"),
 ]
 
