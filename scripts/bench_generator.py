@@ -9,7 +9,8 @@ armed, JSON-lines log to a temp file; the disk cache is off unless --cache) and 
     overhead   = client process CPU time / N  (time.process_time of this process)
 
 --raw-server: a minimal asyncio HTTP server instead of the fake server, to measure the client
-alone when the machine has too few cores for both (the fake server costs ~0.6 ms CPU/request).
+alone when the machine has too few cores for both (the fake server costs ~0.3 ms CPU/request).
+--sdk: the client's SDK path (`fast_path=False`) instead of its direct aiohttp post.
 --embedded: starts the embedded llama.cpp teacher instead and prints generated tokens/s.
 
     .venv/bin/python scripts/bench_generator.py --n 2000 --latency 0.05 --concurrency 64
@@ -141,7 +142,6 @@ async def bench_fake(args: argparse.Namespace, url: str, server_pid: int, tmp: P
         model="fake-model",
         max_concurrency=args.concurrency,
         fast_path=not args.sdk,
-        fast_transport=not args.httpx,
     )
     cache = ResponseCache(tmp / "cache") if args.cache else None
     async with TeacherClient(config) as client:
@@ -164,8 +164,7 @@ async def bench_fake(args: argparse.Namespace, url: str, server_pid: int, tmp: P
     print(
         f"{'raw' if args.raw_server else 'fake'} server: N={args.n} "
         f"L={args.latency * 1000:g}ms C={args.concurrency} "
-        f"cache={'on' if cache else 'off'} path={'sdk' if args.sdk else 'fast'}"
-        f"{'+httpx' if args.httpx else ''} ok={ok}/{args.n}\n"
+        f"cache={'on' if cache else 'off'} path={'sdk' if args.sdk else 'fast'} ok={ok}/{args.n}\n"
         f"  wall {wall:.3f}s (ideal {ideal:.3f}s)  efficiency {ideal / wall:.3f}\n"
         f"  client CPU {cpu:.3f}s = {cpu / args.n * 1000:.3f} ms/request"
         f"  ({args.n / wall:,.0f} requests/s)\n"
@@ -216,8 +215,9 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="use a minimal asyncio HTTP server instead of the fake server (isolates the client)",
     )
-    parser.add_argument("--sdk", action="store_true", help="send via chat.completions.create")
-    parser.add_argument("--httpx", action="store_true", help="the SDK's HTTP client, not H1Pool")
+    parser.add_argument(
+        "--sdk", action="store_true", help="send via the SDK's create (fast_path=False)"
+    )
     parser.add_argument("--serve-raw", type=float, metavar="LATENCY", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_raw is not None:

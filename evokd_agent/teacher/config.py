@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -39,11 +39,12 @@ class TeacherConfig(BaseModel):
     max_concurrency: int = Field(default=16, ge=1, le=4096)
     """Most requests in flight at once."""
     requests_per_minute: float | None = Field(default=None, gt=0)
-    """Request rate limit (token bucket); None for no limit."""
+    """Request rate limit (asyncio-throttle); None for no limit."""
     tokens_per_minute: float | None = Field(default=None, gt=0)
     """Token rate limit, counted on each request's worst case (prompt + max_tokens); None: none."""
     rate_burst_seconds: float = Field(default=10.0, gt=0)
-    """Bucket capacity of the rate limits, in seconds' worth of the per-minute rate."""
+    """Burst the rate limits allow, in seconds' worth of the per-minute rate: the token bucket's
+    capacity, and the requests let through in any window of that length."""
     max_retries: int = Field(default=6, ge=0, le=100)
     """Retries per request after the first attempt (429, 5xx, timeouts, dropped connections)."""
     backoff_initial: float = Field(default=1.0, ge=0)
@@ -61,14 +62,22 @@ class TeacherConfig(BaseModel):
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     """Field carrying the completion limit (newer OpenAI models want max_completion_tokens)."""
     fast_path: bool = True
-    """Post chat requests through the SDK's HTTP client directly; False: `chat.completions.create`
-    (slower: ~1 ms more CPU per request)."""
-    fast_transport: bool = True
-    """Use the lean HTTP/1.1 keep-alive transport (off, or behind a proxy: the SDK's default)."""
+    """Post requests to plain-HTTP endpoints (no proxy) on the lean HTTP/1.1 pool; False, and for
+    https or proxied endpoints: the SDK's `create` on aiohttp (several ms more client CPU per
+    request, which only matters at the request rates of local servers)."""
     log_content: bool = False
     """Also log prompts and completions (off: logs carry only counts, latencies and statuses)."""
     simulated: SimulatedTeacherConfig | None = None
     """Settings of the simulated teacher; required with, and only with, base_url "simulated"."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        # Configs saved before the SDK moved to aiohttp carry `fast_transport` (the pool or
+        # httpx2 under the SDK's client); it has no meaning left, so resuming them ignores it.
+        if isinstance(data, dict) and "fast_transport" in data:
+            data = {k: v for k, v in data.items() if k != "fast_transport"}
+        return data
 
     @model_validator(mode="after")
     def _check_url(self) -> TeacherConfig:

@@ -1,10 +1,14 @@
-"""Requests/min and tokens/min limits as token buckets, with an injectable clock and sleep."""
+"""Requests/min and tokens/min limits: asyncio-throttle for the requests, a token bucket for the
+tokens (a throttle counts acquisitions and cannot weigh one request by its tokens)."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
+
+from asyncio_throttle.throttler import Throttler
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -39,8 +43,21 @@ class TokenBucket:
         self.level -= amount
 
 
+def request_throttler(requests_per_minute: float, burst_seconds: float) -> Throttler:
+    """At most `burst` requests in any window of `burst` / rate seconds, `burst` being
+    `burst_seconds` worth of the rate (at least 1): a burst, then the average rate."""
+    rate = requests_per_minute / 60.0
+    burst = max(1, math.floor(rate * burst_seconds))
+    period = burst / rate
+    # The throttle polls; only the waiter at the head of the queue does (see RateLimiter).
+    return Throttler(rate_limit=burst, period=period, retry_interval=min(0.01, period / burst))
+
+
 class RateLimiter:
-    """Waits before each request until both the request and the token limits allow it (FIFO)."""
+    """Waits before each request until both the request and the token limits allow it (FIFO).
+
+    The request limit runs on the real clock (asyncio-throttle's); `clock` and `sleep` drive the
+    token bucket."""
 
     def __init__(
         self,
@@ -51,13 +68,15 @@ class RateLimiter:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._buckets: list[tuple[TokenBucket, bool]] = []  # (bucket, counts tokens?)
-        if requests_per_minute is not None:
-            rate = requests_per_minute / 60.0
-            self._buckets.append((TokenBucket(rate, max(1.0, rate * burst_seconds), clock), False))
+        self._throttler = (
+            None
+            if requests_per_minute is None
+            else request_throttler(requests_per_minute, burst_seconds)
+        )
+        self._bucket: TokenBucket | None = None
         if tokens_per_minute is not None:
             rate = tokens_per_minute / 60.0
-            self._buckets.append((TokenBucket(rate, max(1.0, rate * burst_seconds), clock), True))
+            self._bucket = TokenBucket(rate, max(1.0, rate * burst_seconds), clock)
         self._sleep = sleep
         self._lock: asyncio.Lock | None = None
         self.waited = 0.0
@@ -65,24 +84,28 @@ class RateLimiter:
 
     @property
     def active(self) -> bool:
-        return bool(self._buckets)
+        return self._throttler is not None or self._bucket is not None
 
     async def acquire(self, tokens: int) -> float:
         """Wait until one request of `tokens` tokens may go; returns the seconds waited."""
-        if not self._buckets:
+        if not self.active:
             return 0.0
         if self._lock is None:
             self._lock = asyncio.Lock()
         waited = 0.0
         # The lock keeps callers in arrival order, so a large request is not starved by small ones.
         async with self._lock:
-            while True:
-                delay = max(b.wait_time(tokens if t else 1) for b, t in self._buckets)
-                if delay <= 0:
-                    break
-                await self._sleep(delay)
-                waited += delay
-            for bucket, counts_tokens in self._buckets:
-                bucket.take(tokens if counts_tokens else 1)
+            bucket = self._bucket
+            if bucket is not None:
+                while (delay := bucket.wait_time(tokens)) > 0:
+                    await self._sleep(delay)
+                    waited += delay
+            if self._throttler is not None:  # last: it logs the time the request goes
+                start = time.monotonic()
+                async with self._throttler:  # the library's documented use; nothing to hold
+                    pass
+                waited += time.monotonic() - start
+            if bucket is not None:
+                bucket.take(tokens)  # the bucket only filled while the throttle waited
         self.waited += waited
         return waited

@@ -1,21 +1,22 @@
-"""A lean HTTP/1.1 keep-alive connection pool on asyncio streams, for the teacher's hot path.
+"""A lean HTTP/1.1 keep-alive connection pool on asyncio streams: the one hand-written HTTP
+left, kept because it is measured to matter.
 
-Why: at the concurrency a vLLM/SGLang teacher needs (64+ requests in flight), httpx/httpx2 with
-httpcore and anyio cost well over 1 ms of CPU per request, more than the rest of the client
-together. `H1Pool` does one POST with a tenth of that. It speaks plain HTTP/1.1 (Content-Length
-or chunked bodies, keep-alive, TLS), no proxies, no redirects, no compression (none is asked
-for): `TeacherClient` uses the SDK's regular HTTP client when a proxy is configured, and for
-everything but chat requests. `make_transport` also offers the pool as an httpx(2) transport.
+`TeacherClient` posts requests to plain-HTTP endpoints (local vLLM, SGLang, llama.cpp servers:
+where request rates are high) on it; everything else goes through the `openai` SDK on aiohttp.
+At 64 requests in flight against the fake server (`scripts/bench_generator.py`), the SDK's
+`create` costs about 7 times the client CPU per request of this pool, and even a direct aiohttp
+post 1.7 times: over the 0.5 ms/request target (README, The teacher side). It speaks plain
+HTTP/1.1 only (Content-Length or chunked bodies, keep-alive): no TLS, proxies, redirects or
+compression (none is asked for).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 import urllib.request
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 T = TypeVar("T")
@@ -74,7 +75,6 @@ class H1Pool:
     def __init__(self, *, keepalive_expiry: float = 30.0) -> None:
         self._idle: dict[tuple[str, str, int], list[_Conn]] = {}
         self._expiry = keepalive_expiry
-        self._ssl: ssl.SSLContext | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def request(
@@ -91,7 +91,9 @@ class H1Pool:
         parts = urlsplit(url)
         scheme = parts.scheme
         host = parts.hostname or ""
-        port = parts.port or (443 if scheme == "https" else 80)
+        if scheme != "http":
+            raise ValueError(f"H1Pool speaks plain HTTP only, not {scheme!r}")
+        port = parts.port or 80
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         key = (scheme, host, port)
         head = [f"{method} {target} HTTP/1.1\r\n".encode()]
@@ -111,7 +113,7 @@ class H1Pool:
             conn = None if fresh else self._checkout(key)
             reused = conn is not None
             if conn is None:
-                conn = await self._connect(scheme, host, port, connect_timeout)
+                conn = await self._connect(host, port, connect_timeout)
             keep = False
             try:
                 conn.writer.write(data)
@@ -154,22 +156,10 @@ class H1Pool:
             conn.writer.close()
         return None
 
-    async def _connect(self, scheme: str, host: str, port: int, seconds: float | None) -> _Conn:
-        tls: ssl.SSLContext | None = None
-        if scheme == "https":
-            if self._ssl is None:
-                self._ssl = ssl.create_default_context()
-            tls = self._ssl
+    async def _connect(self, host: str, port: int, seconds: float | None) -> _Conn:
         try:
             reader, writer = await _within(
-                asyncio.open_connection(
-                    host,
-                    port,
-                    ssl=tls,
-                    server_hostname=host if tls else None,
-                    limit=_MAX_HEADER_BYTES,
-                ),
-                seconds,
+                asyncio.open_connection(host, port, limit=_MAX_HEADER_BYTES), seconds
             )
         except TimeoutError as exc:
             raise ConnectTimedOut(f"timed out connecting to {host}:{port}") from exc
@@ -182,39 +172,6 @@ class H1Pool:
             for conn in idle:
                 conn.writer.close()
         self._idle.clear()
-
-
-def make_transport(http: Any, pool: H1Pool | None = None) -> Any:
-    """`pool` as a transport for the HTTP library module `http` (httpx or httpx2)."""
-    h1 = pool or H1Pool()
-
-    class H1Transport(http.AsyncBaseTransport):  # type: ignore[misc]
-        async def handle_async_request(self, request: Any) -> Any:
-            timeouts = request.extensions.get("timeout") or {}
-            body = await request.aread()
-            try:
-                status, headers, content = await h1.request(
-                    request.method,
-                    str(request.url),
-                    list(request.headers.raw),
-                    body,
-                    connect_timeout=timeouts.get("connect"),
-                    read_timeout=timeouts.get("read"),
-                )
-            except ConnectTimedOut as exc:
-                raise http.ConnectTimeout(str(exc), request=request) from exc
-            except ConnectFailed as exc:
-                raise http.ConnectError(str(exc), request=request) from exc
-            except ReadTimedOut as exc:
-                raise http.ReadTimeout(str(exc), request=request) from exc
-            except ConnectionLost as exc:
-                raise http.RemoteProtocolError(str(exc), request=request) from exc
-            return http.Response(status, headers=headers, content=content)
-
-        async def aclose(self) -> None:
-            await h1.aclose()
-
-    return H1Transport()
 
 
 async def _within(awaitable: Awaitable[T], seconds: float | None) -> T:

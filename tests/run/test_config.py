@@ -196,6 +196,15 @@ def test_record_excludes_the_api_key_and_round_trips(
     )
 
 
+def test_a_record_saved_with_the_retired_fast_transport_still_loads(
+    write_config: ConfigWriter,
+) -> None:
+    # Run directories written before the SDK moved to aiohttp record `teacher.fast_transport`.
+    teacher = {"base_url": "http://127.0.0.1:9/v1", "fast_transport": False}
+    config = load_run_config(write_config(teacher=teacher))
+    assert "fast_transport" not in config.to_record()["teacher"]
+
+
 def test_log_content_reaches_the_teacher(write_config: ConfigWriter) -> None:
     config = load_run_config(write_config(log_content=True))
     assert not config.teacher.log_content

@@ -12,7 +12,6 @@ from tests.teacher.conftest import RecordedSleep, generator_for, requests
 
 PATHS = [
     pytest.param({}, id="fast"),
-    pytest.param({"fast_transport": False}, id="fast-httpx"),
     pytest.param({"fast_path": False}, id="sdk"),
 ]
 

@@ -15,10 +15,9 @@ from evokd_agent.teacher.request import ChatRequest
 from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
 from tests.teacher.conftest import generator_for
 
-# Our fast path on our HTTP/1.1 pool, on the SDK's HTTP client, and the SDK's own parsing.
+# Our post on the HTTP/1.1 pool, and the SDK's create (on its aiohttp transport).
 PATHS = [
     pytest.param({}, id="fast"),
-    pytest.param({"fast_transport": False}, id="fast-httpx"),
     pytest.param({"fast_path": False}, id="sdk"),
 ]
 

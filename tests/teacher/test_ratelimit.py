@@ -1,8 +1,9 @@
-"""Token-bucket rate limits with an injected clock."""
+"""Rate limits: the request throttle on the real clock, the token bucket on an injected one."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -10,14 +11,18 @@ from evokd_agent.teacher.ratelimit import RateLimiter, TokenBucket
 from tests.teacher.conftest import FakeClock
 
 
-async def test_requests_per_minute_paces_after_the_burst() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(requests_per_minute=60, burst_seconds=3, clock=clock, sleep=clock.sleep)
-    for _ in range(3):
-        assert await limiter.acquire(10) == 0.0  # a burst of 3 s worth = 3 requests
-    waits = [await limiter.acquire(10) for _ in range(4)]
-    assert waits == [pytest.approx(1.0)] * 4  # then one per second
-    assert clock.now - 1000.0 == pytest.approx(4.0)
+async def test_requests_per_minute_lets_a_burst_through_then_paces() -> None:
+    # asyncio-throttle runs on the real clock: 10 requests/s with a 0.3 s burst = 3 at once,
+    # then never more than 3 in any 0.3 s.
+    limiter = RateLimiter(requests_per_minute=600, burst_seconds=0.3)
+    start = time.monotonic()
+    sent = []
+    for _ in range(7):
+        await limiter.acquire(10)
+        sent.append(time.monotonic() - start)
+    assert sent[2] < 0.2  # the burst
+    assert all(later - earlier > 0.29 for earlier, later in zip(sent, sent[3:], strict=False))
+    assert limiter.waited > 0.59
 
 
 async def test_tokens_per_minute_counts_request_tokens() -> None:
@@ -37,11 +42,11 @@ async def test_a_request_larger_than_the_bucket_still_passes() -> None:
 
 
 async def test_both_limits_apply_and_waiters_keep_their_order() -> None:
-    clock = FakeClock()
+    clock = FakeClock()  # drives the token bucket; the request limit runs on the real clock
     limiter = RateLimiter(
-        requests_per_minute=60,
+        requests_per_minute=600,
         tokens_per_minute=600,
-        burst_seconds=1,
+        burst_seconds=0.1,
         clock=clock,
         sleep=clock.sleep,
     )
@@ -51,9 +56,13 @@ async def test_both_limits_apply_and_waiters_keep_their_order() -> None:
         await limiter.acquire(tokens)
         order.append(i)
 
-    await asyncio.gather(*(go(i, 10 if i != 1 else 5) for i in range(4)))
+    start = time.monotonic()
+    await asyncio.gather(*(go(i, 1 if i != 1 else 2) for i in range(4)))
     assert order == [0, 1, 2, 3]
-    assert limiter.waited == pytest.approx(3.0)
+    # Tokens: a bucket of 1 token refilled at 10/s; the 2-token request runs it 1 into debt.
+    assert clock.slept == [pytest.approx(0.1), pytest.approx(0.2), pytest.approx(0.1)]
+    assert time.monotonic() - start > 0.29  # requests: one per 0.1 s
+    assert limiter.waited > 0.4 + 0.29
 
 
 async def test_no_limits_never_waits() -> None:
