@@ -56,8 +56,8 @@ def request_throttler(requests_per_minute: float, burst_seconds: float) -> Throt
 class RateLimiter:
     """Waits before each request until both the request and the token limits allow it (FIFO).
 
-    The request limit runs on the real clock (asyncio-throttle's); `clock` and `sleep` drive the
-    token bucket."""
+    `clock` and `sleep` drive the token bucket and time the waits; the request limit is
+    asyncio-throttle's, on its module's `time.monotonic` and `asyncio.sleep` (tests swap those)."""
 
     def __init__(
         self,
@@ -77,6 +77,7 @@ class RateLimiter:
         if tokens_per_minute is not None:
             rate = tokens_per_minute / 60.0
             self._bucket = TokenBucket(rate, max(1.0, rate * burst_seconds), clock)
+        self._clock = clock
         self._sleep = sleep
         self._lock: asyncio.Lock | None = None
         self.waited = 0.0
@@ -101,10 +102,10 @@ class RateLimiter:
                     await self._sleep(delay)
                     waited += delay
             if self._throttler is not None:  # last: it logs the time the request goes
-                start = time.monotonic()
+                start = self._clock()
                 async with self._throttler:  # the library's documented use; nothing to hold
                     pass
-                waited += time.monotonic() - start
+                waited += self._clock() - start
             if bucket is not None:
                 bucket.take(tokens)  # the bucket only filled while the throttle waited
         self.waited += waited
