@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from evokd_agent.agent import tool
+from evokd_agent.agent import ToolResult, tool
 from evokd_agent.methods.context import DistillContext, Sample, sample_text
 from evokd_agent.methods.eda import DEFAULT_ALPHA, augment
 from evokd_agent.student.data import TextSample
+
+
+@dataclass(frozen=True, kw_only=True)
+class Edited(ToolResult):
+    """How many edits were made and accepted into the training set."""
+
+    made: int
+    accepted: int
+    rejected: dict[str, int]
+    train_size: int
+    tokens_spent: int
 
 
 @tool
@@ -19,7 +31,7 @@ async def eda_augment(
     ctx: DistillContext,
     per_seed: Annotated[int, Field(ge=1, le=64)] = 4,
     alpha: Annotated[float, Field(ge=0.05, le=0.5)] = DEFAULT_ALPHA,
-) -> dict[str, Any]:
+) -> Edited:
     """Make new training samples from the seed examples by simple word edits, without the teacher.
 
     Each new sample is a seed example with a few of its own words swapped, deleted, or repeated
@@ -70,10 +82,10 @@ async def eda_augment(
     if accepted:
         state.batch = accepted
         state.synthetic.extend(accepted)
-    return {
-        "made": made,
-        "accepted": len(accepted),
-        "rejected": dict(rejected),
-        "train_size": len(ctx.train_set),
-        "tokens_spent": 0,
-    }
+    return Edited(
+        made=made,
+        accepted=len(accepted),
+        rejected=dict(rejected),
+        train_size=len(ctx.train_set),
+        tokens_spent=0,
+    )

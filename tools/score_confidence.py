@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from evokd_agent.agent import ToolRetry, tool
+from evokd_agent.agent import ToolResult, ToolRetry, tool
 from evokd_agent.methods.confidence import LabelConfidence, NerConfidence
 from evokd_agent.methods.context import DistillContext, PseudoLabel, Sample, sample_text
 from evokd_agent.methods.labelling import affordable_texts
@@ -15,13 +16,27 @@ from evokd_agent.methods.steps import split_words
 from evokd_agent.student.data import NerSample, TextSample
 
 
+@dataclass(frozen=True, kw_only=True)
+class Scored(ToolResult):
+    """How many texts were scored and kept, with the teacher's mean confidence."""
+
+    scored: int
+    kept: int
+    dropped: int
+    mean_confidence: float | None
+    method: str | None
+    pool_left: int
+    train_size: int
+    stop: bool  # the budget is spent: end the rounds
+
+
 @tool
 async def score_confidence(
     ctx: DistillContext,
     source: Literal["batch", "pool"] = "batch",
     limit: Annotated[int, Field(ge=1, le=256)] = 16,
     min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0,
-) -> dict[str, Any]:
+) -> Scored:
     """Ask how sure the teacher is of labels (probability of its label, from its logprobs).
 
     "batch" re-scores the newest labelled samples and drops those below min_confidence from the
@@ -91,16 +106,16 @@ async def score_confidence(
         state.synthetic.extend(kept)
     confidences = [s.confidence for s in scores if s is not None]
     methods = sorted({s.method for s in scores if s is not None})
-    return {
-        "scored": len(texts),
-        "kept": len(kept),
-        "dropped": len(dropped),
-        "mean_confidence": round(sum(confidences) / len(confidences), 4) if confidences else None,
-        "method": ", ".join(methods) or None,
-        "pool_left": len(ctx.pool) - state.pool_used,
-        "train_size": len(ctx.train_set),
-        "stop": ctx.generator.ledger.exhausted,
-    }
+    return Scored(
+        scored=len(texts),
+        kept=len(kept),
+        dropped=len(dropped),
+        mean_confidence=round(sum(confidences) / len(confidences), 4) if confidences else None,
+        method=", ".join(methods) or None,
+        pool_left=len(ctx.pool) - state.pool_used,
+        train_size=len(ctx.train_set),
+        stop=ctx.generator.ledger.exhausted,
+    )
 
 
 def _fresh_pool_texts(ctx: DistillContext, limit: int) -> list[str]:
