@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from evokd_agent.agent import ToolResult, ToolRetry, tool
 from evokd_agent.methods.context import DistillContext
+from evokd_agent.methods.intake import new_batch
 from evokd_agent.methods.labelling import label_candidates
 
 
@@ -36,9 +37,7 @@ async def label_samples(ctx: DistillContext, keep_hints: bool = False) -> Labell
     if not ctx.state.candidates:
         raise ToolRetry("nothing to label: call generate_samples first")
     report, accepted = await label_candidates(ctx, keep_hints=keep_hints)
-    if accepted:
-        ctx.state.batch = accepted
-        ctx.state.synthetic.extend(accepted)
+    new_batch(ctx, accepted)
     return Labelled(
         labelled=report.produced,
         accepted=report.accepted,

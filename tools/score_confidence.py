@@ -10,6 +10,7 @@ from pydantic import Field
 from evokd_agent.agent import ToolResult, ToolRetry, tool
 from evokd_agent.methods.confidence import LabelConfidence, NerConfidence
 from evokd_agent.methods.context import DistillContext, PseudoLabel, Sample, sample_text
+from evokd_agent.methods.intake import Intake, new_batch
 from evokd_agent.methods.labelling import affordable_texts
 from evokd_agent.methods.scoring import score_ner_texts, score_texts
 from evokd_agent.methods.steps import split_words
@@ -51,10 +52,11 @@ async def score_confidence(
         min_confidence: Samples below this confidence are dropped (batch) or not added (pool).
     """
     state = ctx.state
+    intake = Intake(ctx)
     if source == "pool":
         # Near the end of the budget, take only as many pool texts as it can still label.
         limit = affordable_texts(ctx, ctx.pool[state.pool_used : state.pool_used + limit])
-        texts = _fresh_pool_texts(ctx, limit)
+        texts = _fresh_pool_texts(intake, limit)
         if not texts:
             raise ToolRetry("the unlabeled pool is empty or used up; use generate_samples")
     else:
@@ -66,7 +68,6 @@ async def score_confidence(
         scores = list(await score_texts(ctx, texts))
     else:
         scores = list(await score_ner_texts(ctx, texts))
-    kept: list[Sample] = []
     dropped: list[str] = []
     for text, score in zip(texts, scores, strict=True):
         row: dict[str, Any] = {
@@ -88,27 +89,26 @@ async def score_confidence(
             ]
         if sample is None or score is None or score.confidence < min_confidence:
             dropped.append(text)
-            ctx.record_sample({**row, "accepted": False, "reason": reason or "low_confidence"})
+            intake.reject(row, reason or "low_confidence")
             continue
-        kept.append(sample)
         if source == "pool":
             label = sample.label if isinstance(sample, TextSample) else " ".join(sample.tags)
             gold = ctx.pool_gold.get(text)
             state.pseudo[text] = PseudoLabel(score.confidence, label, gold)
-            ctx.hygiene.accept(text)
-        ctx.record_sample({**row, "accepted": True, "reason": None})
+        # A batch sample is in the training set already: it stays indexed as it was. The row
+        # already holds the teacher's label or entities.
+        intake.admit(row, sample, index=text if source == "pool" else None, described=False)
     if source == "batch":
         gone = set(dropped)
         state.batch = [s for s in state.batch if sample_text(s) not in gone]
         state.synthetic = [s for s in state.synthetic if sample_text(s) not in gone]
-    elif kept:
-        state.batch = list(kept)
-        state.synthetic.extend(kept)
+    else:
+        new_batch(ctx, intake.accepted)
     confidences = [s.confidence for s in scores if s is not None]
     methods = sorted({s.method for s in scores if s is not None})
     return Scored(
         scored=len(texts),
-        kept=len(kept),
+        kept=len(intake.accepted),
         dropped=len(dropped),
         mean_confidence=round(sum(confidences) / len(confidences), 4) if confidences else None,
         method=", ".join(methods) or None,
@@ -118,28 +118,23 @@ async def score_confidence(
     )
 
 
-def _fresh_pool_texts(ctx: DistillContext, limit: int) -> list[str]:
+def _fresh_pool_texts(intake: Intake, limit: int) -> list[str]:
     """The next `limit` pool texts that pass the run's hygiene (leak guard, duplicates)."""
+    ctx = intake.ctx
     state = ctx.state
     texts: list[str] = []
     while len(texts) < limit and state.pool_used < len(ctx.pool):
         text = ctx.pool[state.pool_used]
         state.pool_used += 1
-        reason = ctx.hygiene.check_text(text, extra=texts)
-        if reason is None:
+        row = {
+            "round": state.round + 1,
+            "kind": "pool",
+            "prompt_id": "confidence",
+            "text": text,
+            "stage": "pool",
+        }
+        if intake.check_text(row, text, extra=texts):
             texts.append(text)
-            continue
-        ctx.record_sample(
-            {
-                "round": state.round + 1,
-                "kind": "pool",
-                "prompt_id": "confidence",
-                "text": text,
-                "stage": "pool",
-                "accepted": False,
-                "reason": reason,
-            }
-        )
     return texts
 
 

@@ -16,12 +16,12 @@ from typing import Any
 
 from evokd_agent.methods.batch import chunks, numbered, parse_batch
 from evokd_agent.methods.context import Candidate, DistillContext, Sample
+from evokd_agent.methods.intake import Intake
 from evokd_agent.methods.label_scoring import score_by_completion, scoring_requests
 from evokd_agent.methods.parsing import parse_entities, parse_label
 from evokd_agent.methods.steps import (
     StepReport,
     affordable,
-    count_rejection,
     describe,
     failed_report,
     reserved_tokens,
@@ -219,11 +219,12 @@ async def label_candidates(
     """
     candidates, ctx.state.candidates = ctx.state.candidates, []
     report = StepReport(ok=True)
-    accepted: list[Sample] = []
+    intake = Intake(ctx, report.rejected)
     if keep_hints and ctx.spec.task == "classification":
         for cand in candidates:
             if cand.label_hint is not None:
-                _keep_hint(ctx, report, accepted, cand, cand.label_hint)
+                report.produced += 1
+                _keep_hint(intake, cand, cand.label_hint)
         candidates = [c for c in candidates if c.label_hint is None]
     answers = await _answers(ctx, [c.text for c in candidates])
     for cand, answer in zip(candidates, answers, strict=True):
@@ -242,30 +243,19 @@ async def label_candidates(
         if answer.reason in ("budget", "teacher_error"):
             failed = failed_report(result)
             report.budget_exhausted |= failed.budget_exhausted
-            count_rejection(report, answer.reason)
-            ctx.record_sample(
-                {**row, "accepted": False, "reason": answer.reason, "error": failed.error}
-            )
+            intake.reject(row, answer.reason, error=failed.error)
             continue
         if answer.reply is None:  # a batch item missing, repeated or out of order
             sample, reason = None, answer.reason or "reply_not_json"
         else:
             sample, reason = _to_sample(ctx, cand.text, answer.reply)
         if sample is None:
-            count_rejection(report, reason)
-            reply = answer.reply or result.text
-            ctx.record_sample({**row, "accepted": False, "reason": reason, "reply": reply})
+            intake.reject(row, reason, reply=answer.reply or result.text)
             continue
-        if isinstance(sample, TextSample):
-            row["label"] = sample.label
-        else:
-            row |= {"tokens": list(sample.tokens), "tags": list(sample.tags)}
-        ctx.hygiene.accept(cand.text)
-        ctx.record_sample({**row, "accepted": True, "reason": None})
-        report.accepted += 1
-        accepted.append(sample)
+        intake.admit(row, sample, index=cand.text)
+    report.accepted = len(intake.accepted)
     report.ok = report.accepted > 0 or not report.budget_exhausted
-    return report, accepted
+    return report, intake.accepted
 
 
 async def _answers(ctx: DistillContext, texts: Sequence[str]) -> list[ItemLabel]:
@@ -285,10 +275,7 @@ async def _answers(ctx: DistillContext, texts: Sequence[str]) -> list[ItemLabel]
     return out
 
 
-def _keep_hint(
-    ctx: DistillContext, report: StepReport, accepted: list[Sample], cand: Candidate, label: str
-) -> None:
-    report.produced += 1
+def _keep_hint(intake: Intake, cand: Candidate, label: str) -> None:
     row: dict[str, Any] = {
         "round": cand.round,
         "kind": cand.kind,
@@ -299,15 +286,11 @@ def _keep_hint(
         "stage": "labelled",
         "teacher_confidence": None,
     }
-    reason = ctx.hygiene.check_label(label)
+    reason = intake.ctx.hygiene.check_label(label)
     if reason is not None:
-        count_rejection(report, reason)
-        ctx.record_sample({**row, "accepted": False, "reason": reason, "label_hint": label})
+        intake.reject(row, reason, label_hint=label)
         return
-    ctx.hygiene.accept(cand.text)
-    ctx.record_sample({**row, "label": label, "accepted": True, "reason": None})
-    report.accepted += 1
-    accepted.append(TextSample(cand.text, label))
+    intake.admit(row, TextSample(cand.text, label), index=cand.text)
 
 
 def _to_sample(ctx: DistillContext, text: str, reply: str | None) -> tuple[Sample | None, str]:
