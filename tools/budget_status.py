@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evokd_agent.agent import ToolResult, tool
-from evokd_agent.methods.context import DistillContext
+from evokd_agent.methods.context import ToolContext
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -18,7 +18,7 @@ class BudgetStatus(ToolResult):
 
 
 @tool
-async def budget_status(ctx: DistillContext) -> BudgetStatus:
+async def budget_status(ctx: ToolContext) -> BudgetStatus:
     """Report the teacher tokens spent and left, and what they were spent on."""
     ledger = ctx.generator.ledger
     exhausted = ledger.exhausted

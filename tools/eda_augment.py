@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from evokd_agent.agent import ToolResult, tool
-from evokd_agent.methods.context import DistillContext, sample_text
+from evokd_agent.methods.context import ToolContext, sample_text
 from evokd_agent.methods.eda import DEFAULT_ALPHA, augment
 from evokd_agent.methods.intake import Intake, new_batch
 
@@ -27,7 +27,7 @@ class Edited(ToolResult):
 
 @tool
 async def eda_augment(
-    ctx: DistillContext,
+    ctx: ToolContext,
     per_seed: Annotated[int, Field(ge=1, le=64)] = 4,
     alpha: Annotated[float, Field(ge=0.05, le=0.5)] = DEFAULT_ALPHA,
 ) -> Edited:

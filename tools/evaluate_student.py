@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from evokd_agent.agent import ToolResult, tool
-from evokd_agent.methods.context import DistillContext
+from evokd_agent.methods.context import ToolContext
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +32,7 @@ class BatchScore(ToolResult):
 
 @tool
 async def evaluate_student(
-    ctx: DistillContext, split: Literal["batch", "dev"] = "batch"
+    ctx: ToolContext, split: Literal["batch", "dev"] = "batch"
 ) -> DevScore | BatchScore:
     """Test the student model and report its score.
 

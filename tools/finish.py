@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from evokd_agent.agent import ToolResult, tool
-from evokd_agent.methods.context import DistillContext
+from evokd_agent.methods.context import ToolContext
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,7 +22,7 @@ class Finished(ToolResult):
 
 
 @tool
-async def finish(ctx: DistillContext, reason: str = "done") -> Finished:
+async def finish(ctx: ToolContext, reason: str = "done") -> Finished:
     """Finish the distillation: save the final student and score it once on the test split.
 
     Args:

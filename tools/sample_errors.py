@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from evokd_agent.agent import ToolResult, tool
-from evokd_agent.methods.context import DistillContext
+from evokd_agent.methods.context import ToolContext
 from evokd_agent.methods.steps import describe
 
 
@@ -23,7 +23,7 @@ class Picked(ToolResult):
 
 @tool
 async def sample_errors(
-    ctx: DistillContext,
+    ctx: ToolContext,
     max_wrong: Annotated[int, Field(ge=0, le=20)] = 6,
     max_correct: Annotated[int, Field(ge=0, le=20)] = 4,
 ) -> Picked:

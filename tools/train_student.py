@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from evokd_agent.agent import OMIT_IF_NONE, ToolResult, tool
-from evokd_agent.methods.context import DistillContext
+from evokd_agent.methods.context import ToolContext
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +25,7 @@ class Trained(ToolResult):
 
 
 @tool
-async def train_student(ctx: DistillContext) -> Trained:
+async def train_student(ctx: ToolContext) -> Trained:
     """Train the student on the seed examples plus every accepted teacher-labelled sample.
 
     Ends a round: the dev score and the tokens spent so far are recorded. "stop" in the result

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evokd_agent.methods.context import DistillContext, Sample
+from evokd_agent.methods.context import Sample, ToolContext
 from evokd_agent.student.data import TextSample
 
 Row = Mapping[str, Any]
@@ -23,7 +23,7 @@ Row = Mapping[str, Any]
 class Intake:
     """The admit/reject decisions of one step, recorded as they are made."""
 
-    ctx: DistillContext
+    ctx: ToolContext
     rejected: dict[str, int] = field(default_factory=dict)
     """Rejections by reason (a step report may pass its own dict, to count in one place)."""
     accepted: list[Sample] = field(default_factory=list)
@@ -63,7 +63,7 @@ def sample_fields(sample: Sample) -> dict[str, Any]:
     return {"tokens": list(sample.tokens), "tags": list(sample.tags)}
 
 
-def new_batch(ctx: DistillContext, samples: Sequence[Sample]) -> None:
+def new_batch(ctx: ToolContext, samples: Sequence[Sample]) -> None:
     """`samples` become the newest batch and join the training set (none: nothing changes)."""
     if samples:
         ctx.state.batch = list(samples)
