@@ -9,8 +9,8 @@ from pydantic import Field
 
 from evokd_agent.agent import ToolResult, tool
 from evokd_agent.methods.context import DistillContext, sample_text
-from evokd_agent.methods.steps import entities_of, generate_inputs, write_variants
-from evokd_agent.student.data import TextSample
+from evokd_agent.methods.steps import generate_inputs, write_variants
+from evokd_agent.methods.tasks import strategy_for
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,9 +53,7 @@ async def generate_samples(
             {
                 "task_description": spec.description,
                 "text": sample_text(seed),
-                "label": seed.label
-                if isinstance(seed, TextSample)
-                else ", ".join(surface for surface, _ in entities_of(seed)) or "none",
+                "label": strategy_for(seed).hint(seed),
                 "n": n_hard,
             }
             for seed in ctx.seeds

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from evokd_agent.agent import ToolResult, tool
 from evokd_agent.methods.context import ToolContext
-from evokd_agent.methods.steps import describe
+from evokd_agent.methods.tasks import describe
 
 
 @dataclass(frozen=True, kw_only=True)

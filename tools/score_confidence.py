@@ -13,7 +13,7 @@ from evokd_agent.methods.context import DistillContext, PseudoLabel, Sample, sam
 from evokd_agent.methods.intake import Intake, new_batch
 from evokd_agent.methods.labelling import affordable_texts
 from evokd_agent.methods.scoring import score_ner_texts, score_texts
-from evokd_agent.methods.steps import split_words
+from evokd_agent.methods.tasks import split_words, strategy_for
 from evokd_agent.student.data import NerSample, TextSample
 
 
@@ -92,7 +92,7 @@ async def score_confidence(
             intake.reject(row, reason or "low_confidence")
             continue
         if source == "pool":
-            label = sample.label if isinstance(sample, TextSample) else " ".join(sample.tags)
+            label = strategy_for(sample).pseudo_label(sample)
             gold = ctx.pool_gold.get(text)
             state.pseudo[text] = PseudoLabel(score.confidence, label, gold)
         # A batch sample is in the training set already: it stays indexed as it was. The row

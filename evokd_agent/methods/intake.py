@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evokd_agent.methods.context import Sample, ToolContext
-from evokd_agent.student.data import TextSample
+from evokd_agent.methods.tasks import strategy_for
 
 Row = Mapping[str, Any]
 """A sample's provenance as the samples log records it (round, kind, prompt, text, stage...)."""
@@ -58,9 +58,7 @@ class Intake:
 
 def sample_fields(sample: Sample) -> dict[str, Any]:
     """What the samples log keeps of a sample's answer: its label, or its tokens and BIO tags."""
-    if isinstance(sample, TextSample):
-        return {"label": sample.label}
-    return {"tokens": list(sample.tokens), "tags": list(sample.tags)}
+    return strategy_for(sample).log_fields(sample)
 
 
 def new_batch(ctx: ToolContext, samples: Sequence[Sample]) -> None:

@@ -8,42 +8,21 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from evokd_agent.methods.batch import UNKNOWN_ID, chunks, parse_batch
-from evokd_agent.methods.context import Candidate, DistillContext, Kind, Sample, sample_text
+from evokd_agent.methods.context import Candidate, DistillContext, Kind
 from evokd_agent.methods.intake import Intake
+from evokd_agent.methods.tasks import describe, task_of
 from evokd_agent.prompting import Step
-from evokd_agent.student.data import NerSample, TextSample
-from evokd_agent.student.ner import bio_entities
 from evokd_agent.teacher.request import ChatRequest, ChatResult, Phase
 
 # Bounded strings: a small model inside an unbounded JSON string may never close it.
 _TEXT = {"type": "string", "minLength": 8, "maxLength": 200}
 # Sample indexes of one prompt per generation step (above the tools' per-prompt limit of 32).
 _STEP_STRIDE = 1000
-_WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
-
-
-def split_words(text: str) -> tuple[str, ...]:
-    """Words and punctuation, the way NER data sets usually tokenise."""
-    return tuple(_WORD.findall(text))
-
-
-def entities_of(sample: NerSample) -> list[tuple[str, str]]:
-    """(surface, type) pairs of a BIO-tagged sentence."""
-    return bio_entities(sample.tokens, sample.tags)
-
-
-def describe(sample: Sample) -> str:
-    """A sample as the teacher reads it in prompts."""
-    if isinstance(sample, TextSample):
-        return f'"{sample.text}" -> {sample.label}'
-    ents = ", ".join(f"{s} ({k})" for s, k in entities_of(sample)) or "no entities"
-    return f'"{sample_text(sample)}" -> {ents}'
 
 
 def _json_format(ctx: DistillContext, schema: dict[str, Any]) -> dict[str, Any] | None:
@@ -220,8 +199,7 @@ def _items_schema(n: int, extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plan_line(ctx: DistillContext, i: int, label: str, kind: str) -> str:
-    noun = "label" if ctx.spec.task == "classification" else "type"
-    return f'{i}. {noun} "{label}", {kind.upper()}'
+    return f'{i}. {task_of(ctx.spec).noun} "{label}", {kind.upper()}'
 
 
 async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> StepReport:
@@ -241,8 +219,10 @@ async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> Step
         (kind, labels[(offset + j) % len(labels)])
         for j, kind in enumerate(["hard"] * n_hard + ["easy"] * n_easy)
     ]
-    key = "label" if ctx.spec.task == "classification" else "type"
-    extra = {key: {"enum": list(labels)}, "difficulty": {"enum": ["hard", "easy"]}}
+    extra = {
+        task_of(ctx.spec).noun: {"enum": list(labels)},
+        "difficulty": {"enum": ["hard", "easy"]},
+    }
 
     def build(n: int) -> tuple[list[range], list[ChatRequest]]:
         groups = chunks(n, ctx.inputs_per_request)
