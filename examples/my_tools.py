@@ -7,12 +7,12 @@ from typing import Annotated
 
 from pydantic import Field
 
-from evokd_agent import DistillContext, TextSample, ToolRetry, tool
+from evokd_agent import TextSample, ToolContext, ToolRetry, tool
 
 
 @tool
 async def class_balance(
-    ctx: DistillContext, top: Annotated[int, Field(ge=1, le=10)] = 3
+    ctx: ToolContext, top: Annotated[int, Field(ge=1, le=10)] = 3
 ) -> dict[str, int]:
     """Count the training samples of each label, most frequent first.
 

@@ -41,7 +41,8 @@ from evokd_agent.methods.label_scoring import ScoringSetup, score_by_completion
 from evokd_agent.methods.labelling import ask_labels
 from evokd_agent.methods.parsing import parse_entities, parse_label
 from evokd_agent.methods.scoring import score_texts
-from evokd_agent.methods.steps import entities_of, write_variants
+from evokd_agent.methods.steps import write_variants
+from evokd_agent.methods.tasks import entities_of
 from evokd_agent.prompting import PromptSet
 from evokd_agent.run.hygiene import Hygiene
 from evokd_agent.student.config import TrainConfig

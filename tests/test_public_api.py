@@ -19,7 +19,9 @@ PUBLIC = {
     "Sample",
     "StopRun",
     "TextSample",
+    "ToolContext",
     "ToolError",
+    "ToolResult",
     "ToolRetry",
     "method",
     "tool",
@@ -34,6 +36,7 @@ def test_every_public_name_resolves() -> None:
     for name in PUBLIC:
         assert getattr(evokd_agent, name) is not None, name
     assert evokd_agent.DistillContext.__name__ == "DistillContext"
+    assert issubclass(evokd_agent.DistillContext, evokd_agent.ToolContext)
 
 
 def test_unknown_name_is_an_attribute_error() -> None:

@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import random
-from collections import Counter
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from evokd_agent.agent import tool
-from evokd_agent.methods.context import DistillContext, Sample, sample_text
+from evokd_agent.agent import ToolResult, tool
+from evokd_agent.methods.context import ToolContext, sample_text
 from evokd_agent.methods.eda import DEFAULT_ALPHA, augment
-from evokd_agent.student.data import TextSample
+from evokd_agent.methods.intake import Intake, new_batch
+
+
+@dataclass(frozen=True, kw_only=True)
+class Edited(ToolResult):
+    """How many edits were made and accepted into the training set."""
+
+    made: int
+    accepted: int
+    rejected: dict[str, int]
+    train_size: int
+    tokens_spent: int
 
 
 @tool
 async def eda_augment(
-    ctx: DistillContext,
+    ctx: ToolContext,
     per_seed: Annotated[int, Field(ge=1, le=64)] = 4,
     alpha: Annotated[float, Field(ge=0.05, le=0.5)] = DEFAULT_ALPHA,
-) -> dict[str, Any]:
+) -> Edited:
     """Make new training samples from the seed examples by simple word edits, without the teacher.
 
     Each new sample is a seed example with a few of its own words swapped, deleted, or repeated
@@ -35,8 +46,7 @@ async def eda_augment(
     rnd = state.round + 1
     # Seeded from the run seed and the round: a resumed run replays the same edits.
     rng = random.Random(f"eda:{ctx.seed}:{rnd}")
-    accepted: list[Sample] = []
-    rejected: Counter[str] = Counter()
+    intake = Intake(ctx)
     made = 0
     for seed in ctx.seeds:
         for edit in augment(seed, per_seed, rng, alpha=alpha):
@@ -55,25 +65,13 @@ async def eda_augment(
             }
             # Edits are near-duplicates of their seed by design: only exact repeats and
             # evaluation texts (leak guard) are refused.
-            reason = ctx.hygiene.check_text(text, near_duplicates=False)
-            if reason is not None:
-                rejected[reason] += 1
-                ctx.record_sample({**row, "accepted": False, "reason": reason})
-                continue
-            if isinstance(edit.sample, TextSample):
-                row["label"] = edit.sample.label
-            else:
-                row |= {"tokens": list(edit.sample.tokens), "tags": list(edit.sample.tags)}
-            ctx.hygiene.accept(text)
-            ctx.record_sample({**row, "accepted": True, "reason": None})
-            accepted.append(edit.sample)
-    if accepted:
-        state.batch = accepted
-        state.synthetic.extend(accepted)
-    return {
-        "made": made,
-        "accepted": len(accepted),
-        "rejected": dict(rejected),
-        "train_size": len(ctx.train_set),
-        "tokens_spent": 0,
-    }
+            if intake.check_text(row, text, near_duplicates=False):
+                intake.admit(row, edit.sample, index=text)
+    new_batch(ctx, intake.accepted)
+    return Edited(
+        made=made,
+        accepted=len(intake.accepted),
+        rejected=intake.rejected,
+        train_size=len(ctx.train_set),
+        tokens_spent=0,
+    )

@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
-from evokd_agent.agent import tool
-from evokd_agent.methods.context import DistillContext
+from evokd_agent.agent import ToolResult, tool
+from evokd_agent.methods.context import ToolContext
+
+
+@dataclass(frozen=True, kw_only=True)
+class DevScore(ToolResult):
+    """The student's main score on the dev split."""
+
+    split: Literal["dev"] = "dev"
+    n: int
+    score: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchScore(ToolResult):
+    """How many samples of the newest batch the student gets wrong and right."""
+
+    split: Literal["batch"] = "batch"
+    n: int
+    wrong: int
+    correct: int
+    accuracy: float
 
 
 @tool
 async def evaluate_student(
-    ctx: DistillContext, split: Literal["batch", "dev"] = "batch"
-) -> dict[str, Any]:
+    ctx: ToolContext, split: Literal["batch", "dev"] = "batch"
+) -> DevScore | BatchScore:
     """Test the student model and report its score.
 
     "batch" tests it on the newest labelled samples (the seed examples before the first round)
@@ -24,14 +45,13 @@ async def evaluate_student(
     state = ctx.state
     if split == "dev":
         metrics = await asyncio.to_thread(ctx.evaluate, list(ctx.dev))
-        return {"split": "dev", "n": metrics.n, "score": round(metrics.main_score, 4)}
+        return DevScore(n=metrics.n, score=round(metrics.main_score, 4))
     batch = state.batch or list(ctx.seeds)
     wrong, correct = await asyncio.to_thread(ctx.split_errors, batch)
     state.predictions = [*wrong, *correct]
-    return {
-        "split": "batch",
-        "n": len(batch),
-        "wrong": len(wrong),
-        "correct": len(correct),
-        "accuracy": round(len(correct) / max(len(batch), 1), 4),
-    }
+    return BatchScore(
+        n=len(batch),
+        wrong=len(wrong),
+        correct=len(correct),
+        accuracy=round(len(correct) / max(len(batch), 1), 4),
+    )

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
 
-from evokd_agent.agent import tool
-from evokd_agent.methods.context import DistillContext
+from evokd_agent.agent import ToolResult, tool
+from evokd_agent.methods.context import ToolContext
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finished(ToolResult):
+    """The final scores and where the final student is (the full metrics are in final.json)."""
+
+    reason: str
+    rounds: int
+    tokens_spent: int
+    dev_score: float
+    test_score: float | None
+    checkpoint: str
 
 
 @tool
-async def finish(ctx: DistillContext, reason: str = "done") -> dict[str, Any]:
+async def finish(ctx: ToolContext, reason: str = "done") -> Finished:
     """Finish the distillation: save the final student and score it once on the test split.
 
     Args:
@@ -20,14 +32,22 @@ async def finish(ctx: DistillContext, reason: str = "done") -> dict[str, Any]:
     dev = await asyncio.to_thread(ctx.evaluate, list(ctx.dev))
     test = await asyncio.to_thread(ctx.evaluate, list(ctx.test)) if ctx.test else None
     state.finished = True
+    result = Finished(
+        reason=reason,
+        rounds=state.round,
+        tokens_spent=ctx.generator.ledger.spent,
+        dev_score=dev.main_score,
+        test_score=test.main_score if test else None,
+        checkpoint=ctx.save_final(),
+    )
     state.final = {
-        "reason": reason,
-        "rounds": state.round,
-        "tokens_spent": ctx.generator.ledger.spent,
+        "reason": result.reason,
+        "rounds": result.rounds,
+        "tokens_spent": result.tokens_spent,
         "dev": dev.to_dict(),
-        "dev_score": dev.main_score,
+        "dev_score": result.dev_score,
         "test": test.to_dict() if test else None,
-        "test_score": test.main_score if test else None,
-        "checkpoint": ctx.save_final(),
+        "test_score": result.test_score,
+        "checkpoint": result.checkpoint,
     }
-    return {k: v for k, v in state.final.items() if k not in ("dev", "test")}
+    return result

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from evokd_agent.agent import tool
+from evokd_agent.agent import ToolResult, tool
 from evokd_agent.methods.context import DistillContext, sample_text
-from evokd_agent.methods.steps import entities_of, generate_inputs, write_variants
-from evokd_agent.student.data import TextSample
+from evokd_agent.methods.steps import generate_inputs, write_variants
+from evokd_agent.methods.tasks import strategy_for
+
+
+@dataclass(frozen=True, kw_only=True)
+class Written(ToolResult):
+    """How many inputs the teacher wrote and how many wait for `label_samples`."""
+
+    ok: bool
+    written: int
+    kept: int
+    rejected: dict[str, int]
+    pending_labels: int
+    error: str
+    budget_exhausted: bool
+    stop: bool  # the budget is spent: end the rounds
 
 
 @tool
@@ -18,7 +33,7 @@ async def generate_samples(
     n_hard: Annotated[int, Field(ge=0, le=32)] = 6,
     n_easy: Annotated[int, Field(ge=0, le=32)] = 2,
     mode: Literal["evokd", "rewrite", "zerogen"] = "evokd",
-) -> dict[str, Any]:
+) -> Written:
     """Have the teacher write new unlabelled inputs for the student; `label_samples` labels them.
 
     "evokd" writes n_hard inputs the student will likely get wrong and n_easy it will get
@@ -38,9 +53,7 @@ async def generate_samples(
             {
                 "task_description": spec.description,
                 "text": sample_text(seed),
-                "label": seed.label
-                if isinstance(seed, TextSample)
-                else ", ".join(surface for surface, _ in entities_of(seed)) or "none",
+                "label": strategy_for(seed).hint(seed),
                 "n": n_hard,
             }
             for seed in ctx.seeds
@@ -57,13 +70,13 @@ async def generate_samples(
             for label in spec.labels
         ]
         report = await write_variants(ctx, "zerogen", jobs, "zerogen")
-    return {
-        "ok": report.ok,
-        "written": report.produced,
-        "kept": report.accepted,
-        "rejected": report.rejected,
-        "pending_labels": len(ctx.state.candidates),
-        "error": report.error,
-        "budget_exhausted": report.budget_exhausted,
-        "stop": report.budget_exhausted,
-    }
+    return Written(
+        ok=report.ok,
+        written=report.produced,
+        kept=report.accepted,
+        rejected=report.rejected,
+        pending_labels=len(ctx.state.candidates),
+        error=report.error,
+        budget_exhausted=report.budget_exhausted,
+        stop=report.budget_exhausted,
+    )

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from evokd_agent.agent import ToolRetry, tool
+from evokd_agent.agent import ToolResult, ToolRetry, tool
 from evokd_agent.methods.context import DistillContext
+from evokd_agent.methods.intake import new_batch
 from evokd_agent.methods.labelling import label_candidates
 
 
+@dataclass(frozen=True, kw_only=True)
+class Labelled(ToolResult):
+    """How many inputs were labelled and accepted into the training set."""
+
+    labelled: int
+    accepted: int
+    rejected: dict[str, int]
+    train_size: int
+    budget_exhausted: bool
+    stop: bool  # the budget is spent: end the rounds
+
+
 @tool
-async def label_samples(ctx: DistillContext, keep_hints: bool = False) -> dict[str, Any]:
+async def label_samples(ctx: DistillContext, keep_hints: bool = False) -> Labelled:
     """Label every input written by `generate_samples` that has no label yet.
 
     Labels outside the label set, entities that are not in the sentence and duplicates are
@@ -24,14 +37,12 @@ async def label_samples(ctx: DistillContext, keep_hints: bool = False) -> dict[s
     if not ctx.state.candidates:
         raise ToolRetry("nothing to label: call generate_samples first")
     report, accepted = await label_candidates(ctx, keep_hints=keep_hints)
-    if accepted:
-        ctx.state.batch = accepted
-        ctx.state.synthetic.extend(accepted)
-    return {
-        "labelled": report.produced,
-        "accepted": report.accepted,
-        "rejected": report.rejected,
-        "train_size": len(ctx.train_set),
-        "budget_exhausted": report.budget_exhausted,
-        "stop": report.budget_exhausted,
-    }
+    new_batch(ctx, accepted)
+    return Labelled(
+        labelled=report.produced,
+        accepted=report.accepted,
+        rejected=report.rejected,
+        train_size=len(ctx.train_set),
+        budget_exhausted=report.budget_exhausted,
+        stop=report.budget_exhausted,
+    )

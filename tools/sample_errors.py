@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated
 
 from pydantic import Field
 
-from evokd_agent.agent import tool
-from evokd_agent.methods.context import DistillContext
-from evokd_agent.methods.steps import describe
+from evokd_agent.agent import ToolResult, tool
+from evokd_agent.methods.context import ToolContext
+from evokd_agent.methods.tasks import describe
+
+
+@dataclass(frozen=True, kw_only=True)
+class Picked(ToolResult):
+    """The picked predictions, as the teacher will read them."""
+
+    wrong: list[str]
+    correct: list[str]
 
 
 @tool
 async def sample_errors(
-    ctx: DistillContext,
+    ctx: ToolContext,
     max_wrong: Annotated[int, Field(ge=0, le=20)] = 6,
     max_correct: Annotated[int, Field(ge=0, le=20)] = 4,
-) -> dict[str, Any]:
+) -> Picked:
     """Pick wrong and correct predictions from the last `evaluate_student` on the batch.
 
     Wrong ones come first, the least confident correct ones next; the teacher analyses them.
@@ -34,7 +43,7 @@ async def sample_errors(
     wrong = sorted((p for p in state.predictions if not p.correct), key=lambda p: -p.confidence)
     correct = sorted((p for p in state.predictions if p.correct), key=lambda p: p.confidence)
     state.wrong, state.correct = wrong[:max_wrong], correct[:max_correct]
-    return {
-        "wrong": [describe(p.sample) for p in state.wrong],
-        "correct": [describe(p.sample) for p in state.correct],
-    }
+    return Picked(
+        wrong=[describe(p.sample) for p in state.wrong],
+        correct=[describe(p.sample) for p in state.correct],
+    )

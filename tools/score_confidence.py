@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from evokd_agent.agent import ToolRetry, tool
+from evokd_agent.agent import ToolResult, ToolRetry, tool
 from evokd_agent.methods.confidence import LabelConfidence, NerConfidence
 from evokd_agent.methods.context import DistillContext, PseudoLabel, Sample, sample_text
+from evokd_agent.methods.intake import Intake, new_batch
 from evokd_agent.methods.labelling import affordable_texts
 from evokd_agent.methods.scoring import score_ner_texts, score_texts
-from evokd_agent.methods.steps import split_words
+from evokd_agent.methods.tasks import split_words, strategy_for
 from evokd_agent.student.data import NerSample, TextSample
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scored(ToolResult):
+    """How many texts were scored and kept, with the teacher's mean confidence."""
+
+    scored: int
+    kept: int
+    dropped: int
+    mean_confidence: float | None
+    method: str | None
+    pool_left: int
+    train_size: int
+    stop: bool  # the budget is spent: end the rounds
 
 
 @tool
@@ -21,7 +37,7 @@ async def score_confidence(
     source: Literal["batch", "pool"] = "batch",
     limit: Annotated[int, Field(ge=1, le=256)] = 16,
     min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0,
-) -> dict[str, Any]:
+) -> Scored:
     """Ask how sure the teacher is of labels (probability of its label, from its logprobs).
 
     "batch" re-scores the newest labelled samples and drops those below min_confidence from the
@@ -36,10 +52,11 @@ async def score_confidence(
         min_confidence: Samples below this confidence are dropped (batch) or not added (pool).
     """
     state = ctx.state
+    intake = Intake(ctx)
     if source == "pool":
         # Near the end of the budget, take only as many pool texts as it can still label.
         limit = affordable_texts(ctx, ctx.pool[state.pool_used : state.pool_used + limit])
-        texts = _fresh_pool_texts(ctx, limit)
+        texts = _fresh_pool_texts(intake, limit)
         if not texts:
             raise ToolRetry("the unlabeled pool is empty or used up; use generate_samples")
     else:
@@ -51,7 +68,6 @@ async def score_confidence(
         scores = list(await score_texts(ctx, texts))
     else:
         scores = list(await score_ner_texts(ctx, texts))
-    kept: list[Sample] = []
     dropped: list[str] = []
     for text, score in zip(texts, scores, strict=True):
         row: dict[str, Any] = {
@@ -73,58 +89,52 @@ async def score_confidence(
             ]
         if sample is None or score is None or score.confidence < min_confidence:
             dropped.append(text)
-            ctx.record_sample({**row, "accepted": False, "reason": reason or "low_confidence"})
+            intake.reject(row, reason or "low_confidence")
             continue
-        kept.append(sample)
         if source == "pool":
-            label = sample.label if isinstance(sample, TextSample) else " ".join(sample.tags)
+            label = strategy_for(sample).pseudo_label(sample)
             gold = ctx.pool_gold.get(text)
             state.pseudo[text] = PseudoLabel(score.confidence, label, gold)
-            ctx.hygiene.accept(text)
-        ctx.record_sample({**row, "accepted": True, "reason": None})
+        # A batch sample is in the training set already: it stays indexed as it was. The row
+        # already holds the teacher's label or entities.
+        intake.admit(row, sample, index=text if source == "pool" else None, described=False)
     if source == "batch":
         gone = set(dropped)
         state.batch = [s for s in state.batch if sample_text(s) not in gone]
         state.synthetic = [s for s in state.synthetic if sample_text(s) not in gone]
-    elif kept:
-        state.batch = list(kept)
-        state.synthetic.extend(kept)
+    else:
+        new_batch(ctx, intake.accepted)
     confidences = [s.confidence for s in scores if s is not None]
     methods = sorted({s.method for s in scores if s is not None})
-    return {
-        "scored": len(texts),
-        "kept": len(kept),
-        "dropped": len(dropped),
-        "mean_confidence": round(sum(confidences) / len(confidences), 4) if confidences else None,
-        "method": ", ".join(methods) or None,
-        "pool_left": len(ctx.pool) - state.pool_used,
-        "train_size": len(ctx.train_set),
-        "stop": ctx.generator.ledger.exhausted,
-    }
+    return Scored(
+        scored=len(texts),
+        kept=len(intake.accepted),
+        dropped=len(dropped),
+        mean_confidence=round(sum(confidences) / len(confidences), 4) if confidences else None,
+        method=", ".join(methods) or None,
+        pool_left=len(ctx.pool) - state.pool_used,
+        train_size=len(ctx.train_set),
+        stop=ctx.generator.ledger.exhausted,
+    )
 
 
-def _fresh_pool_texts(ctx: DistillContext, limit: int) -> list[str]:
+def _fresh_pool_texts(intake: Intake, limit: int) -> list[str]:
     """The next `limit` pool texts that pass the run's hygiene (leak guard, duplicates)."""
+    ctx = intake.ctx
     state = ctx.state
     texts: list[str] = []
     while len(texts) < limit and state.pool_used < len(ctx.pool):
         text = ctx.pool[state.pool_used]
         state.pool_used += 1
-        reason = ctx.hygiene.check_text(text, extra=texts)
-        if reason is None:
+        row = {
+            "round": state.round + 1,
+            "kind": "pool",
+            "prompt_id": "confidence",
+            "text": text,
+            "stage": "pool",
+        }
+        if intake.check_text(row, text, extra=texts):
             texts.append(text)
-            continue
-        ctx.record_sample(
-            {
-                "round": state.round + 1,
-                "kind": "pool",
-                "prompt_id": "confidence",
-                "text": text,
-                "stage": "pool",
-                "accepted": False,
-                "reason": reason,
-            }
-        )
     return texts
 
 

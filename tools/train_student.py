@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from dataclasses import dataclass, field
 
-from evokd_agent.agent import tool
-from evokd_agent.methods.context import DistillContext
+from evokd_agent.agent import OMIT_IF_NONE, ToolResult, tool
+from evokd_agent.methods.context import ToolContext
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trained(ToolResult):
+    """The round's dev score, and whether (and why) the run should finish now."""
+
+    round: int
+    train_size: int
+    dev_score: float
+    best_dev_score: float
+    tokens_spent: int
+    pool_selected_fraction: float | None = field(default=None, metadata={OMIT_IF_NONE: True})
+    stop: bool  # budget spent, round limit or no more progress: end the rounds
+    stop_reason: str | None
 
 
 @tool
-async def train_student(ctx: DistillContext) -> dict[str, Any]:
+async def train_student(ctx: ToolContext) -> Trained:
     """Train the student on the seed examples plus every accepted teacher-labelled sample.
 
     Ends a round: the dev score and the tokens spent so far are recorded. "stop" in the result
@@ -37,13 +51,13 @@ async def train_student(ctx: DistillContext) -> dict[str, Any]:
         }
     )
     selected = (state.selection or {}).get("pool_selected_fraction")
-    return {
-        "round": state.round,
-        "train_size": len(train),
-        "dev_score": round(dev.main_score, 4),
-        "best_dev_score": round(max(state.dev_history), 4),
-        "tokens_spent": ctx.generator.ledger.spent,
-        **({"pool_selected_fraction": selected} if selected is not None else {}),
-        "stop": stop is not None,
-        "stop_reason": stop,
-    }
+    return Trained(
+        round=state.round,
+        train_size=len(train),
+        dev_score=round(dev.main_score, 4),
+        best_dev_score=round(max(state.dev_history), 4),
+        tokens_spent=ctx.generator.ledger.spent,
+        pool_selected_fraction=selected,
+        stop=stop is not None,
+        stop_reason=stop,
+    )

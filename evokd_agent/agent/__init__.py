@@ -12,11 +12,13 @@ from evokd_agent.agent.json_policy import JsonConfig, JsonPolicy
 from evokd_agent.agent.llm_policy import LlmConfig, LlmPolicy
 from evokd_agent.agent.loop import RunResult, run_agent
 from evokd_agent.agent.registry import ToolRegistry, collect_tools
+from evokd_agent.agent.result import OMIT_IF_NONE, ToolResult
 from evokd_agent.agent.scripted import EVOKD_ROUND, ScriptedConfig, ScriptedPolicy
 from evokd_agent.agent.tool import Tool, ToolOutcome, build_tool, tool
 
 __all__ = [
     "EVOKD_ROUND",
+    "OMIT_IF_NONE",
     "Action",
     "AgentState",
     "AssistantReply",
@@ -37,6 +39,7 @@ __all__ = [
     "ToolError",
     "ToolOutcome",
     "ToolRegistry",
+    "ToolResult",
     "ToolRetry",
     "build_tool",
     "collect_tools",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evokd_agent.agent.actions import Action, AgentState
+from evokd_agent.agent.result import says_stop
 from evokd_agent.agent.tool import ToolOutcome
 
 EVOKD_ROUND: tuple[str, ...] = (
@@ -33,8 +34,6 @@ class ScriptedConfig:
     """Tool called last, after the rounds or once the budget is exhausted."""
     finish_arguments: Mapping[str, Any] = field(default_factory=dict)
     """Arguments of the finish call."""
-    exhausted_key: str = "budget_exhausted"
-    """A tool result (mapping key or attribute) with this truthy field ends the rounds."""
     closing_step: str | None = "train_student"
     """Run even after exhaustion if still ahead in the current round, so that samples already
     paid for are trained on before `finish`."""
@@ -52,8 +51,8 @@ class ScriptedPolicy:
     """Prelude actions, then `max_rounds` x `round_steps`, then `finish`; then stop.
 
     The prelude is any list of actions run once before round 1 ("+Init": a `generate_samples`
-    call in rewrite mode, then labelling and training). A tool result saying the budget is
-    exhausted (see `ScriptedConfig.exhausted_key`) skips straight to `finish`.
+    call in rewrite mode, then labelling and training). A tool result whose typed `stop` is set
+    (budget spent, round limit; see `ToolResult`) skips to the closing step, then `finish`.
     """
 
     def __init__(
@@ -87,7 +86,7 @@ class ScriptedPolicy:
         return action
 
     def observe(self, action: Action, outcome: ToolOutcome) -> None:
-        if _says_exhausted(outcome.value, self.config.exhausted_key):
+        if says_stop(outcome.value):
             self._exhausted = True
         if outcome.status == "retry" and action.tool in self.config.stop_on_retry:
             self._idle_reason = f"{action.tool} has nothing left to do: {outcome.content}"
@@ -121,9 +120,3 @@ class ScriptedPolicy:
         if self._idle_reason is not None and "reason" in arguments:
             arguments["reason"] = self._idle_reason
         return Action(self.config.finish_tool, arguments, source=self._source)
-
-
-def _says_exhausted(value: Any, key: str) -> bool:
-    if isinstance(value, Mapping):
-        return bool(value.get(key))
-    return bool(getattr(value, key, False))

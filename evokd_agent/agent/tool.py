@@ -27,6 +27,7 @@ from evokd_agent.agent.arguments import (
 )
 from evokd_agent.agent.docstring import parse_docstring
 from evokd_agent.agent.errors import StopRun, ToolError, ToolRetry
+from evokd_agent.agent.result import ToolResult
 
 CtxT = TypeVar("CtxT")
 CtxT_contra = TypeVar("CtxT_contra", contravariant=True)
@@ -202,6 +203,8 @@ def render_result(result: Any) -> str:
         return result
     if result is None:
         return "done"
+    if isinstance(result, ToolResult):
+        result = result.to_json_fields()
     return pydantic_core.to_json(result, fallback=str).decode()
 
 

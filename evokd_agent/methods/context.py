@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from evokd_agent.methods.llkd import AdaptiveSelector, selection_summary, step_weights
 from evokd_agent.prompting import PromptSet
+from evokd_agent.run.hygiene import Hygiene
 from evokd_agent.student.config import TrainConfig, TrainResult
 from evokd_agent.student.data import NerSample, TextSample
 from evokd_agent.student.metrics import ClassificationMetrics, NerMetrics
@@ -119,14 +120,19 @@ class RunState:
     """What `finish` reported."""
 
 
-@dataclass
-class DistillContext:
-    """The run context handed to every tool (the registry passes it as `ctx`)."""
+@dataclass(kw_only=True)
+class ToolContext:
+    """What a tool works on (the registry passes it as `ctx`): the task and its data, the
+    student, the teacher's budget, the run state, and the checks new samples must pass.
+
+    A tool that does not build teacher requests itself annotates `ctx: ToolContext`; the
+    teacher's steps (analysis, generation, labelling, scoring) take the wider `DistillContext`.
+    """
 
     spec: TaskSpec
     """The task and its labels."""
     student: TextStudent | NerStudent
-    """The model being distilled into."""
+    """The model being distilled into (use `evaluate`, `split_errors`, `train_and_score`)."""
     train_config: TrainConfig
     """How the student is trained each round."""
     seeds: Sequence[Sample]
@@ -136,11 +142,9 @@ class DistillContext:
     test: Sequence[Sample]
     """Held-out split, read only by `finish`."""
     generator: ChatGenerator
-    """Rate-limited, budgeted, cached teacher access."""
-    prompts: PromptSet
-    """Prompt templates for this task."""
-    hygiene: Any
-    """Filters on teacher output: leak guard, near-duplicates, label checks (run.hygiene)."""
+    """Rate-limited, budgeted, cached teacher access (`generator.ledger`: the token budget)."""
+    hygiene: Hygiene
+    """Filters on new samples: leak guard, near-duplicates, label checks (methods.intake)."""
     record_sample: Callable[[dict[str, Any]], None]
     """Appends one generated/labelled sample with provenance to the run directory."""
     end_round: Callable[[dict[str, Any]], str | None]
@@ -148,26 +152,11 @@ class DistillContext:
     should stop now (budget, round limit, dev F1 plateau), or None to go on."""
     save_final: Callable[[], str]
     """Saves the student as the run's final model; returns the folder."""
-    temperature: float = 0.8
-    """Sampling temperature of generation calls (labelling uses 0)."""
-    max_tokens: int = 128
-    """Completion limit per input written."""
-    inputs_per_request: int = 1
-    """Inputs one generation request writes (k, `generation.per_request`)."""
-    label_scoring: ScoringSetup | None = None
-    """Classification labels by completion scoring (methods.label_scoring); None: chat."""
-    texts_per_request: int = 1
-    """Texts one labelling request labels (m, `labelling.per_request`); 1: one-text prompt."""
     pool: Sequence[str] = ()
     """Unlabeled texts the teacher may pseudo-label (`score_confidence` with source "pool")."""
     pool_gold: Mapping[str, Any] = field(default_factory=dict)
     """Gold labels of pool texts where the file has them: for the run's analysis of teacher
     label accuracy only; no tool shows them to the teacher or uses them to select."""
-    json_mode: Literal["schema", "object", "off"] = "schema"
-    """How JSON replies are requested: json_object with a schema (llama.cpp turns it into a
-    grammar), plain json_object (OpenAI), or not at all (prompt only)."""
-    max_history_chars: int = 3000
-    """Conversation kept for the teacher's analyses (older turns are dropped first)."""
     seed: int = 42
     """The run's seed: tools that draw at random (EDA) seed their RNG from it and the round."""
     selector: AdaptiveSelector | None = None
@@ -230,6 +219,30 @@ class DistillContext:
         result = student.train(samples, None, None, self.train_config, hook)
         self.state.selection = selection_summary(self.selector, pseudo, log)
         return result
+
+
+@dataclass(kw_only=True)
+class DistillContext(ToolContext):
+    """A tool context plus how the teacher's requests are built: the context of the teacher's
+    steps (methods.steps, labelling, scoring) and of the built-in tools that call them."""
+
+    prompts: PromptSet
+    """Prompt templates for this task."""
+    temperature: float = 0.8
+    """Sampling temperature of generation calls (labelling uses 0)."""
+    max_tokens: int = 128
+    """Completion limit per input written."""
+    inputs_per_request: int = 1
+    """Inputs one generation request writes (k, `generation.per_request`)."""
+    label_scoring: ScoringSetup | None = None
+    """Classification labels by completion scoring (methods.label_scoring); None: chat."""
+    texts_per_request: int = 1
+    """Texts one labelling request labels (m, `labelling.per_request`); 1: one-text prompt."""
+    json_mode: Literal["schema", "object", "off"] = "schema"
+    """How JSON replies are requested: json_object with a schema (llama.cpp turns it into a
+    grammar), plain json_object (OpenAI), or not at all (prompt only)."""
+    max_history_chars: int = 3000
+    """Conversation kept for the teacher's analyses (older turns are dropped first)."""
 
 
 def sample_text(sample: Sample) -> str:

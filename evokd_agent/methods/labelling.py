@@ -16,20 +16,18 @@ from typing import Any
 
 from evokd_agent.methods.batch import chunks, numbered, parse_batch
 from evokd_agent.methods.context import Candidate, DistillContext, Sample
+from evokd_agent.methods.intake import Intake
 from evokd_agent.methods.label_scoring import score_by_completion, scoring_requests
-from evokd_agent.methods.parsing import parse_entities, parse_label
 from evokd_agent.methods.steps import (
     StepReport,
     affordable,
-    count_rejection,
-    describe,
     failed_report,
     reserved_tokens,
-    split_words,
     teacher_request,
 )
+from evokd_agent.methods.tasks import describe, task_of
 from evokd_agent.prompting import Step
-from evokd_agent.student.data import NerSample, TextSample
+from evokd_agent.student.data import TextSample
 from evokd_agent.teacher.request import ChatRequest, ChatResult
 
 # A scored text whose label words were all outside the reported alternatives.
@@ -38,19 +36,6 @@ NO_LABEL = "no_label"
 
 def _fewshot(ctx: DistillContext, limit: int = 8) -> str:
     return "\n".join(f"- {describe(s)}" for s in list(ctx.seeds)[:limit])
-
-
-def _schema(ctx: DistillContext) -> tuple[dict[str, Any], str, int]:
-    """JSON schema of one item's answer, its key, and the completion tokens it may take."""
-    spec = ctx.spec
-    if spec.task == "classification":
-        return {"label": {"type": "string", "enum": list(spec.labels)}}, "label", 24
-    entity = {
-        "type": "object",
-        "properties": {"text": {"type": "string"}, "type": {"enum": list(spec.labels)}},
-        "required": ["text", "type"],
-    }
-    return {"entities": {"type": "array", "items": entity}}, "entities", 96
 
 
 def _render(ctx: DistillContext, step: Step, **values: str) -> str:
@@ -67,14 +52,14 @@ def _render(ctx: DistillContext, step: Step, **values: str) -> str:
 
 def label_request(ctx: DistillContext, text: str, *, logprobs: bool = False) -> ChatRequest:
     """The separate labelling call for one input (with logprobs for confidence scores)."""
-    props, key, _ = _schema(ctx)
+    task = task_of(ctx.spec)
+    props, key = task.answer_schema(ctx.spec.labels), task.answer_key
     request = teacher_request(
         ctx,
         [{"role": "user", "content": _render(ctx, "label", text=text)}],
         step="label",
         phase="labelling",
-        # One NER reply may list many entities; a batched one budgets less per item.
-        max_tokens=24 if key == "label" else 160,
+        max_tokens=task.answer_tokens,
         temperature=0.0,
         schema={"type": "object", "properties": props, "required": [key]},
     )
@@ -91,7 +76,8 @@ def label_batch_request(
     The prompt puts the static part (task, labels, examples, format) first and the texts last,
     so providers' prefix caching serves the shared part of every labelling request.
     """
-    props, key, per_item = _schema(ctx)
+    task = task_of(ctx.spec)
+    props, key = task.answer_schema(ctx.spec.labels), task.answer_key
     item = {
         "type": "object",
         "properties": {"id": {"type": "integer"}, **props},
@@ -114,7 +100,7 @@ def label_batch_request(
         [{"role": "user", "content": _render(ctx, "label_batch", texts=numbered(list(texts)))}],
         step="label_batch",
         phase="labelling",
-        max_tokens=16 + per_item * len(texts),
+        max_tokens=16 + task.item_tokens * len(texts),
         temperature=0.0,
         schema=schema,
     )
@@ -128,7 +114,7 @@ def labelling_requests(
 ) -> list[ChatRequest]:
     """The requests that label `texts`, `ctx.texts_per_request` per request (or the label
     scoring requests, when the run labels by completion scoring)."""
-    if ctx.label_scoring is not None and ctx.spec.task == "classification":
+    if ctx.label_scoring is not None and task_of(ctx.spec).scores_by_completion:
         return scoring_requests(ctx, ctx.label_scoring, texts)
     if ctx.texts_per_request <= 1:
         return [label_request(ctx, t, logprobs=logprobs) for t in texts]
@@ -219,11 +205,12 @@ async def label_candidates(
     """
     candidates, ctx.state.candidates = ctx.state.candidates, []
     report = StepReport(ok=True)
-    accepted: list[Sample] = []
-    if keep_hints and ctx.spec.task == "classification":
+    intake = Intake(ctx, report.rejected)
+    if keep_hints and task_of(ctx.spec).hint_is_label:
         for cand in candidates:
             if cand.label_hint is not None:
-                _keep_hint(ctx, report, accepted, cand, cand.label_hint)
+                report.produced += 1
+                _keep_hint(intake, cand, cand.label_hint)
         candidates = [c for c in candidates if c.label_hint is None]
     answers = await _answers(ctx, [c.text for c in candidates])
     for cand, answer in zip(candidates, answers, strict=True):
@@ -242,36 +229,27 @@ async def label_candidates(
         if answer.reason in ("budget", "teacher_error"):
             failed = failed_report(result)
             report.budget_exhausted |= failed.budget_exhausted
-            count_rejection(report, answer.reason)
-            ctx.record_sample(
-                {**row, "accepted": False, "reason": answer.reason, "error": failed.error}
-            )
+            intake.reject(row, answer.reason, error=failed.error)
             continue
         if answer.reply is None:  # a batch item missing, repeated or out of order
             sample, reason = None, answer.reason or "reply_not_json"
         else:
-            sample, reason = _to_sample(ctx, cand.text, answer.reply)
+            sample, reason = task_of(ctx.spec).read_answer(
+                ctx.hygiene, ctx.spec.labels, cand.text, answer.reply
+            )
         if sample is None:
-            count_rejection(report, reason)
-            reply = answer.reply or result.text
-            ctx.record_sample({**row, "accepted": False, "reason": reason, "reply": reply})
+            intake.reject(row, reason, reply=answer.reply or result.text)
             continue
-        if isinstance(sample, TextSample):
-            row["label"] = sample.label
-        else:
-            row |= {"tokens": list(sample.tokens), "tags": list(sample.tags)}
-        ctx.hygiene.accept(cand.text)
-        ctx.record_sample({**row, "accepted": True, "reason": None})
-        report.accepted += 1
-        accepted.append(sample)
+        intake.admit(row, sample, index=cand.text)
+    report.accepted = len(intake.accepted)
     report.ok = report.accepted > 0 or not report.budget_exhausted
-    return report, accepted
+    return report, intake.accepted
 
 
 async def _answers(ctx: DistillContext, texts: Sequence[str]) -> list[ItemLabel]:
     """Each text's label: by completion scoring when the run uses it, else by `ask_labels`."""
     setup = ctx.label_scoring
-    if setup is None or ctx.spec.task != "classification":
+    if setup is None or not task_of(ctx.spec).scores_by_completion:
         return await ask_labels(ctx, texts)
     out = []
     for scored in await score_by_completion(ctx, setup, texts):
@@ -285,10 +263,7 @@ async def _answers(ctx: DistillContext, texts: Sequence[str]) -> list[ItemLabel]
     return out
 
 
-def _keep_hint(
-    ctx: DistillContext, report: StepReport, accepted: list[Sample], cand: Candidate, label: str
-) -> None:
-    report.produced += 1
+def _keep_hint(intake: Intake, cand: Candidate, label: str) -> None:
     row: dict[str, Any] = {
         "round": cand.round,
         "kind": cand.kind,
@@ -299,32 +274,8 @@ def _keep_hint(
         "stage": "labelled",
         "teacher_confidence": None,
     }
-    reason = ctx.hygiene.check_label(label)
+    reason = intake.ctx.hygiene.check_label(label)
     if reason is not None:
-        count_rejection(report, reason)
-        ctx.record_sample({**row, "accepted": False, "reason": reason, "label_hint": label})
+        intake.reject(row, reason, label_hint=label)
         return
-    ctx.hygiene.accept(cand.text)
-    ctx.record_sample({**row, "label": label, "accepted": True, "reason": None})
-    report.accepted += 1
-    accepted.append(TextSample(cand.text, label))
-
-
-def _to_sample(ctx: DistillContext, text: str, reply: str | None) -> tuple[Sample | None, str]:
-    spec = ctx.spec
-    if spec.task == "classification":
-        label = parse_label(reply, spec.labels)
-        if label is None:
-            return None, "reply_not_json"
-        reason = ctx.hygiene.check_label(label)
-        if reason is not None:
-            return None, reason
-        return TextSample(text, label), ""
-    entities = parse_entities(reply)
-    if entities is None:
-        return None, "reply_not_json"
-    aligned = ctx.hygiene.align(split_words(text), entities)
-    if isinstance(aligned, str):
-        return None, aligned
-    tokens, tags = aligned
-    return NerSample(tuple(tokens), tuple(tags)), ""
+    intake.admit(row, TextSample(cand.text, label), index=cand.text)

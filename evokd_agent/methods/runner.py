@@ -134,7 +134,6 @@ def make_policy(config: RunConfig, registry: Any, ctx: DistillContext) -> Policy
         round_steps=plan.round_steps,
         arguments=plan.arguments,
         finish_arguments={"reason": "scripted loop done"},
-        exhausted_key="stop",
         # LLKD with its pool used up: finish rather than retrain on the same data every round
         # up to max_rounds (a bench raises that cap to spend the whole budget).
         stop_on_retry=("score_confidence",),

@@ -8,41 +8,21 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from evokd_agent.methods.batch import UNKNOWN_ID, chunks, parse_batch
-from evokd_agent.methods.context import Candidate, DistillContext, Kind, Sample, sample_text
+from evokd_agent.methods.context import Candidate, DistillContext, Kind
+from evokd_agent.methods.intake import Intake
+from evokd_agent.methods.tasks import describe, task_of
 from evokd_agent.prompting import Step
-from evokd_agent.student.data import NerSample, TextSample
-from evokd_agent.student.ner import bio_entities
 from evokd_agent.teacher.request import ChatRequest, ChatResult, Phase
 
 # Bounded strings: a small model inside an unbounded JSON string may never close it.
 _TEXT = {"type": "string", "minLength": 8, "maxLength": 200}
 # Sample indexes of one prompt per generation step (above the tools' per-prompt limit of 32).
 _STEP_STRIDE = 1000
-_WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
-
-
-def split_words(text: str) -> tuple[str, ...]:
-    """Words and punctuation, the way NER data sets usually tokenise."""
-    return tuple(_WORD.findall(text))
-
-
-def entities_of(sample: NerSample) -> list[tuple[str, str]]:
-    """(surface, type) pairs of a BIO-tagged sentence."""
-    return bio_entities(sample.tokens, sample.tags)
-
-
-def describe(sample: Sample) -> str:
-    """A sample as the teacher reads it in prompts."""
-    if isinstance(sample, TextSample):
-        return f'"{sample.text}" -> {sample.label}'
-    ents = ", ".join(f"{s} ({k})" for s, k in entities_of(sample)) or "no entities"
-    return f'"{sample_text(sample)}" -> {ents}'
 
 
 def _json_format(ctx: DistillContext, schema: dict[str, Any]) -> dict[str, Any] | None:
@@ -219,8 +199,7 @@ def _items_schema(n: int, extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plan_line(ctx: DistillContext, i: int, label: str, kind: str) -> str:
-    noun = "label" if ctx.spec.task == "classification" else "type"
-    return f'{i}. {noun} "{label}", {kind.upper()}'
+    return f'{i}. {task_of(ctx.spec).noun} "{label}", {kind.upper()}'
 
 
 async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> StepReport:
@@ -240,8 +219,10 @@ async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> Step
         (kind, labels[(offset + j) % len(labels)])
         for j, kind in enumerate(["hard"] * n_hard + ["easy"] * n_easy)
     ]
-    key = "label" if ctx.spec.task == "classification" else "type"
-    extra = {key: {"enum": list(labels)}, "difficulty": {"enum": ["hard", "easy"]}}
+    extra = {
+        task_of(ctx.spec).noun: {"enum": list(labels)},
+        "difficulty": {"enum": ["hard", "easy"]},
+    }
 
     def build(n: int) -> tuple[list[range], list[ChatRequest]]:
         groups = chunks(n, ctx.inputs_per_request)
@@ -272,6 +253,7 @@ async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> Step
     jobs = all_jobs[:n]
     groups, requests = build(n)
     report = StepReport(ok=True)
+    intake = Intake(ctx, report.rejected)
     written: dict[str, list[str]] = {"hard": [], "easy": []}
     results = await ctx.generator.run(requests, desc="generation")
     for group, result in zip(groups, results, strict=True):
@@ -280,7 +262,7 @@ async def generate_inputs(ctx: DistillContext, n_hard: int, n_easy: int) -> Step
                 continue
             kind, label = jobs[j]
             written[kind].append(text)
-            _offer(ctx, report, text, kind, result.request.template_version, label)  # type: ignore[arg-type]
+            _offer(intake, report, text, kind, result.request.template_version, label)  # type: ignore[arg-type]
     if written["hard"] or written["easy"]:
         conversation += [
             {"role": "user", "content": f"Write {n_hard} hard and {n_easy} easy new inputs."},
@@ -327,10 +309,12 @@ async def write_variants(
     per_job = affordable(ctx, most, lambda n: _with_labelling(ctx, n * len(jobs), build(n)[1]))
     plan, requests = build(per_job)
     report = StepReport(ok=True)
+    intake = Intake(ctx, report.rejected)
     for (job, part), result in zip(plan, await ctx.generator.run(requests, desc=step), strict=True):
         for text in _written_texts(report, result, len(part)):
             if text is not None:
-                _offer(ctx, report, text, kind, result.request.template_version, job.get("label"))
+                hint = job.get("label")
+                _offer(intake, report, text, kind, result.request.template_version, hint)
     report.ok = report.produced > 0 or not report.budget_exhausted
     return report
 
@@ -371,24 +355,28 @@ def _written_texts(report: StepReport, result: ChatResult, n: int) -> list[str |
 
 
 def _offer(
-    ctx: DistillContext,
+    intake: Intake,
     report: StepReport,
     text: str,
     kind: Kind,
     prompt_id: str,
     label_hint: str | None = None,
 ) -> None:
+    """A written input joins the candidates waiting for a label, unless the run's hygiene
+    refuses it (counted in the report through `intake`, which shares its rejections)."""
+    ctx = intake.ctx
     report.produced += 1
     # Small models trained on web text emit HTML entities (&#34; for a quote).
     text = " ".join(html.unescape(text).split())
     seen = [c.text for c in ctx.state.candidates]
-    reason = ctx.hygiene.check_text(text, extra=seen)
-    provenance = {"round": ctx.state.round + 1, "kind": kind, "prompt_id": prompt_id}
-    if reason is not None:
-        count_rejection(report, reason)
-        ctx.record_sample(
-            {**provenance, "text": text, "stage": "generated", "accepted": False, "reason": reason}
-        )
+    row = {
+        "round": ctx.state.round + 1,
+        "kind": kind,
+        "prompt_id": prompt_id,
+        "text": text,
+        "stage": "generated",
+    }
+    if not intake.check_text(row, text, extra=seen):
         return
     report.accepted += 1
     ctx.state.candidates.append(Candidate(text, kind, ctx.state.round + 1, prompt_id, label_hint))

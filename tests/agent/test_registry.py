@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 import math
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
 from pydantic import Field
 
-from evokd_agent.agent import RunContext, StopRun, ToolError, ToolRegistry, tool
+from evokd_agent.agent import (
+    OMIT_IF_NONE,
+    RunContext,
+    StopRun,
+    ToolError,
+    ToolRegistry,
+    ToolResult,
+    tool,
+)
 from evokd_agent.errors import EvokdError
 from tests.agent import sample_tools
 from tests.agent.sample_tools import Recorder
@@ -181,6 +190,33 @@ async def test_results_are_rendered_for_the_model(registry: ToolRegistry[Recorde
     assert report.value.accuracy == 0.5
     as_dict = await registry.call("finish", {"summary": "good"}, Recorder())
     assert json.loads(as_dict.content) == {"finished": "good"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Counted(ToolResult):
+    written: int
+    extra: float | None = field(default=None, metadata={OMIT_IF_NONE: True})
+    stop: bool
+    reason: str | None = None
+
+
+@tool
+async def counted(ctx: RunContext, extra: float | None = None) -> Counted:
+    """Count something.
+
+    Args:
+        extra: Shown only when given.
+    """
+    return Counted(written=3, extra=extra, stop=True)
+
+
+async def test_typed_results_render_their_fields_in_order() -> None:
+    registry: ToolRegistry[RunContext] = ToolRegistry([counted])
+    plain = await registry.call("counted", {}, object())
+    assert plain.content == '{"written":3,"stop":true,"reason":null}'
+    assert isinstance(plain.value, Counted) and plain.value.stop
+    extra = await registry.call("counted", {"extra": 0.5}, object())
+    assert extra.content == '{"written":3,"extra":0.5,"stop":true,"reason":null}'
 
 
 def test_registry_names_schemas_and_duplicates(registry: ToolRegistry[Recorder]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from evokd_agent.agent import (
@@ -11,7 +12,16 @@ from evokd_agent.agent import (
     ScriptedConfig,
     ScriptedPolicy,
     ToolOutcome,
+    ToolResult,
 )
+
+
+@dataclass(frozen=True)
+class Spent(ToolResult):
+    """A tool result carrying the typed stop signal (the budget is spent)."""
+
+    left: int = 0
+    stop: bool = True
 
 
 async def drive(
@@ -61,19 +71,26 @@ async def test_two_rounds_with_prelude_then_finish() -> None:
 
 async def test_budget_exhausted_trains_on_what_was_paid_for_then_finishes() -> None:
     policy = ScriptedPolicy(ScriptedConfig(max_rounds=5))
-    actions = await drive(policy, values={3: {"budget_exhausted": True, "left": 0}})
+    actions = await drive(policy, values={3: Spent()})
     assert [a.tool for a in actions] == [*EVOKD_ROUND[:4], "train_student", "finish", None]
+
+
+async def test_only_the_typed_signal_stops_not_a_dict_key() -> None:
+    policy = ScriptedPolicy(ScriptedConfig(max_rounds=1))
+    values = {3: {"stop": True, "budget_exhausted": True}, 4: Spent(stop=False)}
+    actions = await drive(policy, values=values)
+    assert [a.tool for a in actions] == [*EVOKD_ROUND, "finish", None]
 
 
 async def test_exhausted_by_the_closing_step_itself_finishes() -> None:
     policy = ScriptedPolicy(ScriptedConfig(max_rounds=5))
-    actions = await drive(policy, values={5: {"budget_exhausted": True}})
+    actions = await drive(policy, values={5: Spent()})
     assert [a.tool for a in actions] == [*EVOKD_ROUND, "finish", None]
 
 
 async def test_no_closing_step_skips_straight_to_finish() -> None:
     policy = ScriptedPolicy(ScriptedConfig(max_rounds=5, closing_step=None))
-    actions = await drive(policy, values={3: {"budget_exhausted": True}})
+    actions = await drive(policy, values={3: Spent()})
     assert [a.tool for a in actions] == [*EVOKD_ROUND[:4], "finish", None]
 
 
@@ -96,7 +113,7 @@ async def test_round_counter_follows_the_plan() -> None:
 async def test_exhausted_in_the_prelude_still_trains_on_what_it_paid_for() -> None:
     prelude = [Action("generate_samples"), Action("label_samples"), Action("train_student")]
     policy = ScriptedPolicy(ScriptedConfig(max_rounds=3), prelude)
-    actions = await drive(policy, values={1: {"budget_exhausted": True}})
+    actions = await drive(policy, values={1: Spent()})
     assert [a.tool for a in actions] == [
         "generate_samples",
         "label_samples",

@@ -111,8 +111,8 @@ async def test_score_confidence_tool_keeps_confident_pool_labels_and_falls_back(
             )
     assert out.ok, out.content
     value = out.value
-    assert value["scored"] == 4 and value["kept"] == 3 and value["dropped"] == 1
-    assert value["method"] == "logprobs, self_consistency"
+    assert value.scored == 4 and value.kept == 3 and value.dropped == 1
+    assert value.method == "logprobs, self_consistency"
     kept = {s.text: s.label for s in ctx.state.synthetic}
     assert kept == {
         "a very great film": "positive",
@@ -212,8 +212,8 @@ async def test_score_confidence_tool_labels_an_ner_pool_with_entity_confidences(
             )
             out = await build_registry().call("score_confidence", {"source": "pool"}, ctx)
     assert out.ok, out.content
-    assert out.value["kept"] == 2
-    assert out.value["method"] == "logprobs, self_consistency"
+    assert out.value.kept == 2
+    assert out.value.method == "logprobs, self_consistency"
     bob, empty = ctx.state.synthetic
     assert bob.tags == ("B-person", "O", "O") and set(empty.tags) == {"O"}
     assert ctx.state.pseudo["Bob lives here"].confidence == pytest.approx(0.8)

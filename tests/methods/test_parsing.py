@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evokd_agent.methods.parsing import extract_json, parse_entities, parse_label, parse_texts
-from evokd_agent.methods.steps import entities_of, split_words
+from evokd_agent.methods.tasks import entities_of, split_words
 from evokd_agent.student.data import NerSample
 
 
