@@ -23,6 +23,7 @@ $(BIN)/evokd: pyproject.toml setup.py
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck:
 	$(BIN)/mypy evokd_agent tools tests scripts examples

@@ -15,7 +15,7 @@ from evokd_agent.methods import MethodOptions, MethodSpec, Plan, PlanInput, meth
 from evokd_agent.student.data import NerSample, Sample, TextSample
 
 if TYPE_CHECKING:
-    from evokd_agent.methods.context import DistillContext, ToolContext
+    from evokd_agent.distill.context import DistillContext, ToolContext
 
 __version__ = "0.1.0"
 
@@ -40,8 +40,8 @@ __all__ = [
 
 # Public names whose modules import torch: resolved on first access.
 _LAZY = {
-    "DistillContext": "evokd_agent.methods.context",
-    "ToolContext": "evokd_agent.methods.context",
+    "DistillContext": "evokd_agent.distill.context",
+    "ToolContext": "evokd_agent.distill.context",
 }
 
 

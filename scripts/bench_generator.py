@@ -1,6 +1,6 @@
 """Benchmark the teacher generator.
 
-Fake server (default): starts `python -m evokd_agent.testing.fake_server --latency L` in a
+Fake server (default): starts `python -m evokd_agent.servers.fake --latency L` in a
 separate process (so it does not share the client's GIL), sends N requests at concurrency C
 through the real generator (real openai client, tiktoken counting, ledger with a budget, retries
 armed, JSON-lines log to a temp file; the disk cache is off unless --cache) and prints
@@ -99,7 +99,7 @@ def fake_server(latency: float, raw: bool = False) -> Iterator[tuple[str, int]]:
     command = (
         [sys.executable, __file__, "--serve-raw", str(latency)]
         if raw
-        else [sys.executable, "-m", "evokd_agent.testing.fake_server", "--latency", str(latency)]
+        else [sys.executable, "-m", "evokd_agent.servers.fake", "--latency", str(latency)]
     )
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
@@ -116,7 +116,7 @@ def fake_server(latency: float, raw: bool = False) -> Iterator[tuple[str, int]]:
 @contextlib.contextmanager
 def embedded_server() -> Iterator[tuple[str, str]]:
     """(base_url, model) of the embedded llama.cpp teacher."""
-    from evokd_agent.teacher.embedded import EmbeddedTeacher
+    from evokd_agent.servers.embedded import EmbeddedTeacher
 
     with EmbeddedTeacher() as teacher:
         yield teacher.base_url, teacher.model

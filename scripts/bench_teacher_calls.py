@@ -36,15 +36,15 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from evokd_agent.methods.context import DistillContext, TaskSpec, sample_text
-from evokd_agent.methods.label_scoring import ScoringSetup, score_by_completion
-from evokd_agent.methods.labelling import ask_labels
-from evokd_agent.methods.parsing import parse_entities, parse_label
-from evokd_agent.methods.scoring import score_texts
-from evokd_agent.methods.steps import write_variants
-from evokd_agent.methods.tasks import entities_of
+from evokd_agent.distill.context import DistillContext, TaskSpec, sample_text
+from evokd_agent.distill.hygiene import Hygiene
+from evokd_agent.distill.label_scoring import ScoringSetup, score_by_completion
+from evokd_agent.distill.labelling import ask_labels
+from evokd_agent.distill.parsing import parse_entities, parse_label
+from evokd_agent.distill.scoring import score_texts
+from evokd_agent.distill.steps import write_variants
+from evokd_agent.distill.tasks import entities_of
 from evokd_agent.prompting import PromptSet
-from evokd_agent.run.hygiene import Hygiene
 from evokd_agent.student.config import TrainConfig
 from evokd_agent.student.data import NerSample, TextSample, load_samples
 from evokd_agent.teacher.client import TeacherClient
@@ -296,7 +296,7 @@ def ints(text: str) -> list[int]:
 
 
 async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from evokd_agent.methods.runner import teacher_endpoint
+    from evokd_agent.run.runner import teacher_endpoint
 
     with teacher_endpoint(teacher_config(args.teacher, args.data), Path(args.log)) as teacher:
         part = {"labelling": labelling, "generation": generation, "scoring": scoring}[args.part]

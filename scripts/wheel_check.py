@@ -94,11 +94,11 @@ def main() -> None:
         outside = [f for f in json.loads(where) if not f.startswith(str(site))]
         if outside:
             sys.exit(f"wheel-check: modules resolved outside the wheel: {outside}")
-        cli = [sys.executable, "-m", "evokd_agent.cli"]
+        cli = [sys.executable, "-m", "evokd_agent.cli.main"]
         if "run" not in run([*cli, "--help"], cwd, env):
             sys.exit("wheel-check: `evokd --help` does not list the run command")
         server = subprocess.Popen(
-            [sys.executable, "-m", "evokd_agent.testing.fake_server"],
+            [sys.executable, "-m", "evokd_agent.servers.fake"],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evokd_agent.testing.fake_server import FakeOpenAIServer
+from evokd_agent.servers.fake import FakeOpenAIServer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

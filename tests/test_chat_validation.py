@@ -8,8 +8,8 @@ from typing import Any
 import openai
 import pytest
 
-from evokd_agent.testing.chat_validation import chat_validation_error
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
+from evokd_agent.servers.chat_validation import chat_validation_error
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply
 from tests.teacher.test_invalid_request import OLD_AGENT_HISTORY
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from evokd_agent.agent import AssistantReply, LlmConfig, LlmPolicy, ToolRegistry, run_agent
 from evokd_agent.agent.openai_chat import openai_chat_fn
-from evokd_agent.teacher.embedded import EmbeddedTeacher
+from evokd_agent.servers.embedded import EmbeddedTeacher
 from tests.agent.sample_tools import Recorder
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None

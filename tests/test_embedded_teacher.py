@@ -9,10 +9,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from evokd_agent.cli import main
+from evokd_agent.cli.main import main
 from evokd_agent.errors import EvokdError
-from evokd_agent.teacher import embedded
-from evokd_agent.teacher.embedded import EmbeddedTeacher, EmbeddedTeacherConfig
+from evokd_agent.servers import embedded
+from evokd_agent.servers.embedded import EmbeddedTeacher, EmbeddedTeacherConfig
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
 

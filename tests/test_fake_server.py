@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply, FakeTokenLogprob
 
 
 def client_for(server: FakeOpenAIServer, **kwargs: object) -> openai.AsyncOpenAI:

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from evokd_agent.cli import main
+from evokd_agent.cli.main import main
 from evokd_agent.errors import EvokdError
+from evokd_agent.servers.embedded import free_port
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply, FakeTokenLogprob
 from evokd_agent.teacher.check import check_endpoint, format_table
-from evokd_agent.teacher.embedded import free_port
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
 
 
 def capable(body: dict[str, Any]) -> FakeReply:

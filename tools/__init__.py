@@ -1,4 +1,4 @@
 """The built-in agent tools, written exactly as a user writes one (see README "Your own tools").
 
-Each module defines tools with `@tool`; `evokd_agent.methods.toolset` collects them explicitly.
+Each module defines tools with `@tool`; `evokd_agent.run.toolset` collects them explicitly.
 """

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evokd_agent.agent import ToolResult, tool
-from evokd_agent.methods.context import DistillContext
-from evokd_agent.methods.steps import analyze_weakness as analyze
+from evokd_agent.distill.context import DistillContext
+from evokd_agent.distill.steps import analyze_weakness as analyze
 
 
 @dataclass(frozen=True, kw_only=True)

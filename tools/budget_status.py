@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evokd_agent.agent import ToolResult, tool
-from evokd_agent.methods.context import ToolContext
+from evokd_agent.distill.context import ToolContext
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from evokd_agent.agent import ToolResult, tool
-from evokd_agent.methods.context import ToolContext, sample_text
-from evokd_agent.methods.eda import DEFAULT_ALPHA, augment
-from evokd_agent.methods.intake import Intake, new_batch
+from evokd_agent.distill.context import ToolContext, sample_text
+from evokd_agent.distill.eda import DEFAULT_ALPHA, augment
+from evokd_agent.distill.intake import Intake, new_batch
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from evokd_agent.agent import ToolResult, tool
-from evokd_agent.methods.context import ToolContext
+from evokd_agent.distill.context import ToolContext
 
 
 @dataclass(frozen=True, kw_only=True)

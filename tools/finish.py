@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from evokd_agent.agent import ToolResult, tool
-from evokd_agent.methods.context import ToolContext
+from evokd_agent.distill.context import ToolContext
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from evokd_agent.agent import ToolResult, tool
-from evokd_agent.methods.context import DistillContext, sample_text
-from evokd_agent.methods.steps import generate_inputs, write_variants
-from evokd_agent.methods.tasks import strategy_for
+from evokd_agent.distill.context import DistillContext, sample_text
+from evokd_agent.distill.steps import generate_inputs, write_variants
+from evokd_agent.distill.tasks import strategy_for
 
 
 @dataclass(frozen=True, kw_only=True)

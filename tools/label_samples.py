@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evokd_agent.agent import ToolResult, ToolRetry, tool
-from evokd_agent.methods.context import DistillContext
-from evokd_agent.methods.intake import new_batch
-from evokd_agent.methods.labelling import label_candidates
+from evokd_agent.distill.context import DistillContext
+from evokd_agent.distill.intake import new_batch
+from evokd_agent.distill.labelling import label_candidates
 
 
 @dataclass(frozen=True, kw_only=True)

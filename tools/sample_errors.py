@@ -9,8 +9,8 @@ from typing import Annotated
 from pydantic import Field
 
 from evokd_agent.agent import ToolResult, tool
-from evokd_agent.methods.context import ToolContext
-from evokd_agent.methods.tasks import describe
+from evokd_agent.distill.context import ToolContext
+from evokd_agent.distill.tasks import describe
 
 
 @dataclass(frozen=True, kw_only=True)

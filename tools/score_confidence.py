@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from evokd_agent.agent import ToolResult, ToolRetry, tool
-from evokd_agent.methods.confidence import LabelConfidence, NerConfidence
-from evokd_agent.methods.context import DistillContext, PseudoLabel, Sample, sample_text
-from evokd_agent.methods.intake import Intake, new_batch
-from evokd_agent.methods.labelling import affordable_texts
-from evokd_agent.methods.scoring import score_ner_texts, score_texts
-from evokd_agent.methods.tasks import split_words, strategy_for
+from evokd_agent.distill.confidence import LabelConfidence, NerConfidence
+from evokd_agent.distill.context import DistillContext, PseudoLabel, Sample, sample_text
+from evokd_agent.distill.intake import Intake, new_batch
+from evokd_agent.distill.labelling import affordable_texts
+from evokd_agent.distill.scoring import score_ner_texts, score_texts
+from evokd_agent.distill.tasks import split_words, strategy_for
 from evokd_agent.student.data import NerSample, TextSample
 
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from evokd_agent.agent import OMIT_IF_NONE, ToolResult, tool
-from evokd_agent.methods.context import ToolContext
+from evokd_agent.distill.context import ToolContext
 
 
 @dataclass(frozen=True, kw_only=True)

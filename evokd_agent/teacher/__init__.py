@@ -1,6 +1,6 @@
 """The teacher side: client, concurrent generator, token ledger, cache (see generator.py).
 
-Names are imported lazily, so `import evokd_agent.teacher.embedded` does not load the SDK.
+Names are imported lazily, so `import evokd_agent.servers.embedded` does not load the SDK.
 """
 
 from __future__ import annotations

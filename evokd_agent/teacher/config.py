@@ -120,12 +120,12 @@ class TeacherConfig(BaseModel):
         if self.is_embedded:
             raise EvokdError(
                 'teacher.base_url is "embedded" but no embedded teacher was started',
-                "start it with evokd_agent.teacher.embedded and pass its base_url "
+                "start it with evokd_agent.servers.embedded and pass its base_url "
                 "(config.model_copy(update={'base_url': url}))",
             )
         if self.is_simulated:
             raise EvokdError(
                 'teacher.base_url is "simulated" but no simulated teacher was started',
-                "start evokd_agent.teacher.simulated.SimulatedTeacher and pass its base_url",
+                "start evokd_agent.servers.simulated.SimulatedTeacher and pass its base_url",
             )
         return self.base_url

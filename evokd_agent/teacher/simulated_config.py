@@ -17,7 +17,8 @@ SIMULATED = "simulated"
 SIMULATED_MODEL = "simulated-teacher"
 """Model name the simulated endpoint serves (and the only one it accepts)."""
 
-# Same key as `evokd_agent.run.config.BASE_DIR_KEY` (not imported: run.config imports this).
+# Same key as `evokd_agent.config.run_config.BASE_DIR_KEY` (not imported: that module imports
+# this one).
 _BASE_DIR_KEY = "base_dir"
 _EVAL_NAME = re.compile(r"(^|[^a-z])(dev|test|valid|validation|eval)([^a-z]|$)")
 

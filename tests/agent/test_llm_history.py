@@ -11,9 +11,9 @@ import pytest
 from evokd_agent.agent import LlmConfig, LlmPolicy, RunResult, ToolRegistry, run_agent
 from evokd_agent.agent.chat import ChatFn
 from evokd_agent.agent.openai_chat import openai_chat_fn
-from evokd_agent.methods.toolset import generator_chat_fn
-from evokd_agent.testing.chat_validation import chat_validation_error
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeToolCall
+from evokd_agent.run.toolset import generator_chat_fn
+from evokd_agent.servers.chat_validation import chat_validation_error
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply, FakeToolCall
 from tests.agent.sample_tools import Recorder
 from tests.teacher.conftest import generator_for
 

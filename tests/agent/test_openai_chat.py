@@ -7,7 +7,7 @@ import json
 import pytest
 
 from evokd_agent.agent import JsonPolicy, LlmPolicy, ToolRegistry, run_agent
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply
 from tests.agent.sample_tools import Recorder
 
 openai = pytest.importorskip("openai")

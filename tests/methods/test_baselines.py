@@ -9,18 +9,18 @@ from typing import Any
 
 import yaml
 
-from evokd_agent.methods.runner import run_distillation
-from evokd_agent.run.config import load_run_config
-from evokd_agent.run.data import load_run_data
-from evokd_agent.testing import batches
-from evokd_agent.testing.batches import (
+from evokd_agent.config.data import load_run_data
+from evokd_agent.config.run_config import load_run_config
+from evokd_agent.run.runner import run_distillation
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply
+from tests import batches
+from tests.batches import (
     is_generation,
     item_count,
     items_reply,
     numbered_texts,
     prompt_of,
 )
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
 
 SEEDS = [("a good film with a fine cast", 1), ("a bad film with a dull plot", 0)]
 

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from evokd_agent.methods import batch
-from evokd_agent.methods.context import Candidate
-from evokd_agent.methods.labelling import label_candidates
-from evokd_agent.methods.scoring import score_ner_texts, score_texts
-from evokd_agent.methods.steps import analyze_weakness, generate_inputs, write_variants
-from evokd_agent.testing.batches import (
+from evokd_agent.distill import batch
+from evokd_agent.distill.context import Candidate
+from evokd_agent.distill.labelling import label_candidates
+from evokd_agent.distill.scoring import score_ner_texts, score_texts
+from evokd_agent.distill.steps import analyze_weakness, generate_inputs, write_variants
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply, FakeTokenLogprob
+from tests.batches import (
     is_generation,
     item_count,
     items_reply,
@@ -26,7 +27,6 @@ from evokd_agent.testing.batches import (
     plan,
     prompt_of,
 )
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
 from tests.teacher.conftest import generator_for
 from tests.teacher.test_simulated import make_ctx as simulated_ctx
 
@@ -328,7 +328,7 @@ async def test_generation_always_carries_the_latest_analysis() -> None:
 
 
 def test_per_request_defaults_and_overrides() -> None:
-    from evokd_agent.run.config import GenerationSettings, LabellingSettings
+    from evokd_agent.config.run_config import GenerationSettings, LabellingSettings
 
     assert GenerationSettings().inputs_per_request(embedded=False) == 16
     assert GenerationSettings().inputs_per_request(embedded=True) == 4  # writes better at 4

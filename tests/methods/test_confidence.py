@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from evokd_agent.methods.confidence import from_logprobs, from_votes
-from evokd_agent.run.hygiene import Hygiene
+from evokd_agent.distill.confidence import from_logprobs, from_votes
+from evokd_agent.distill.hygiene import Hygiene
 
 LABELS = ("negative", "positive")
 
@@ -64,11 +64,11 @@ async def test_score_confidence_tool_keeps_confident_pool_labels_and_falls_back(
 ) -> None:
     import json
 
-    from evokd_agent.methods.context import DistillContext, TaskSpec
-    from evokd_agent.methods.toolset import build_registry
+    from evokd_agent.distill.context import DistillContext, TaskSpec
     from evokd_agent.prompting import PromptSet
+    from evokd_agent.run.toolset import build_registry
+    from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply, FakeTokenLogprob
     from evokd_agent.student.data import TextSample
-    from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
     from tests.teacher.conftest import generator_for
 
     def teacher(body: dict[str, Any]) -> FakeReply:
@@ -128,7 +128,7 @@ NER_TYPES = ("person", "location", "product")
 
 
 def test_ner_confidence_per_entity_and_sentence_from_logprobs() -> None:
-    from evokd_agent.methods.confidence import ner_from_logprobs
+    from evokd_agent.distill.confidence import ner_from_logprobs
 
     tokens = ['{"entities": [{"text": "Paris", "type": "', "loc", 'ation"}, ']
     tokens += ['{"text": "Bob", "type": "', "person", '"}]}']
@@ -148,7 +148,7 @@ def test_ner_confidence_per_entity_and_sentence_from_logprobs() -> None:
 
 
 def test_ner_confidence_of_an_empty_reply_and_a_mismatch() -> None:
-    from evokd_agent.methods.confidence import ner_from_logprobs
+    from evokd_agent.distill.confidence import ner_from_logprobs
 
     lp = logprobs(['{"entities": [', "]}"], {1: {"]}": math.log(0.7), "{": math.log(0.3)}})
     score = ner_from_logprobs(lp, NER_TYPES, [])
@@ -157,7 +157,7 @@ def test_ner_confidence_of_an_empty_reply_and_a_mismatch() -> None:
 
 
 def test_ner_confidence_from_votes() -> None:
-    from evokd_agent.methods.confidence import ner_from_votes
+    from evokd_agent.distill.confidence import ner_from_votes
 
     a, b = ("Paris", "location"), ("Bob", "person")
     score = ner_from_votes([[a, b], [a, b], [a], None, [b, a]])
@@ -170,11 +170,11 @@ def test_ner_confidence_from_votes() -> None:
 async def test_score_confidence_tool_labels_an_ner_pool_with_entity_confidences() -> None:
     import json
 
-    from evokd_agent.methods.context import DistillContext, TaskSpec
-    from evokd_agent.methods.toolset import build_registry
+    from evokd_agent.distill.context import DistillContext, TaskSpec
     from evokd_agent.prompting import PromptSet
+    from evokd_agent.run.toolset import build_registry
+    from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply, FakeTokenLogprob
     from evokd_agent.student.data import NerSample
-    from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
     from tests.teacher.conftest import generator_for
 
     def teacher(body: dict[str, Any]) -> FakeReply:

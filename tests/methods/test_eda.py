@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from evokd_agent.methods.eda import Operation, applicable, apply, augment, n_changes
+from evokd_agent.distill.eda import Operation, applicable, apply, augment, n_changes
 from evokd_agent.student.data import NerSample, TextSample
 from evokd_agent.student.ner import bio_problem
 

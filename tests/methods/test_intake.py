@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from evokd_agent.methods.context import DistillContext, TaskSpec
-from evokd_agent.methods.intake import Intake, new_batch
+from evokd_agent.distill.context import DistillContext, TaskSpec
+from evokd_agent.distill.hygiene import Hygiene
+from evokd_agent.distill.intake import Intake, new_batch
 from evokd_agent.prompting import PromptSet
-from evokd_agent.run.hygiene import Hygiene
 from evokd_agent.student.data import NerSample, TextSample
 
 LABELS = ("negative", "positive")

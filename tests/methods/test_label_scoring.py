@@ -9,19 +9,19 @@ from typing import Any
 
 import pytest
 
-from evokd_agent.methods.context import Candidate
-from evokd_agent.methods.label_scoring import (
+from evokd_agent.distill.context import Candidate
+from evokd_agent.distill.label_scoring import (
     CONTENT_FREE,
     ScoringSetup,
     calibrated,
     score_by_completion,
     word_mass,
 )
-from evokd_agent.methods.labelling import label_candidates
-from evokd_agent.methods.scoring import score_texts
+from evokd_agent.distill.labelling import label_candidates
+from evokd_agent.distill.scoring import score_texts
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply, FakeTokenLogprob
 from evokd_agent.student.data import TextSample
 from evokd_agent.teacher.client import parse_completion
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
 from tests.teacher.conftest import generator_for
 from tests.teacher.test_simulated import make_ctx
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from evokd_agent.methods.llkd import AdaptiveSelector, normalised_entropy, step_weights
+from evokd_agent.distill.llkd import AdaptiveSelector, normalised_entropy, step_weights
 from evokd_agent.student.ner import IGNORE_INDEX
 
 

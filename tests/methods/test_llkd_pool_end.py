@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from evokd_agent.methods.runner import run_distillation
-from evokd_agent.testing.fake_server import FakeOpenAIServer
+from evokd_agent.run.runner import run_distillation
+from evokd_agent.servers.fake import FakeOpenAIServer
 from tests.methods.test_llkd_run import POOL, teacher
 from tests.methods.test_run_integration import write_rows
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from evokd_agent.methods.runner import run_distillation
-from evokd_agent.testing.batches import numbered_texts
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply, FakeTokenLogprob
+from evokd_agent.run.runner import run_distillation
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply, FakeTokenLogprob
+from tests.batches import numbered_texts
 from tests.methods.test_run_integration import write_rows
 
 # Pool texts with their gold labels; the teacher gets the "WRONG" ones wrong, unsure (0.55).

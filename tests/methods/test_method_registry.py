@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from evokd_agent.agent import EVOKD_ROUND, Action
+from evokd_agent.bench.cells import DEFAULT_METHODS
 from evokd_agent.errors import EvokdError
 from evokd_agent.methods import MethodOptions, MethodSpec, Plan, PlanInput
 from evokd_agent.methods.plans import BUILTIN_METHODS
@@ -20,7 +21,6 @@ from evokd_agent.methods.registry import (
     method_registry,
     options_table,
 )
-from evokd_agent.run.bench import DEFAULT_METHODS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from evokd_agent.methods.parsing import extract_json, parse_entities, parse_label, parse_texts
-from evokd_agent.methods.tasks import entities_of, split_words
+from evokd_agent.distill.parsing import extract_json, parse_entities, parse_label, parse_texts
+from evokd_agent.distill.tasks import entities_of, split_words
 from evokd_agent.student.data import NerSample
 
 

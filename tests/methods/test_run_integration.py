@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 import yaml
 
-from evokd_agent.methods.context import DistillContext
-from evokd_agent.methods.runner import run_distillation
-from evokd_agent.testing.batches import (
+from evokd_agent.distill.context import DistillContext
+from evokd_agent.run.runner import run_distillation
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply
+from tests.batches import (
     is_generation,
     item_count,
     items_reply,
     numbered_texts,
     plan,
 )
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
 
 ROUND: list[tuple[str, dict[str, Any]]] = [
     ("evaluate_student", {"split": "batch"}),

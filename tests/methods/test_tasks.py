@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from evokd_agent.methods.context import TaskSpec
-from evokd_agent.methods.tasks import CLASSIFICATION, NER, describe, strategy_for, task_of
-from evokd_agent.run.hygiene import Hygiene
+from evokd_agent.distill.context import TaskSpec
+from evokd_agent.distill.hygiene import Hygiene
+from evokd_agent.distill.tasks import CLASSIFICATION, NER, describe, strategy_for, task_of
 from evokd_agent.student.data import NerSample, TextSample
 
 TEXT = TextSample("a fine film", "positive")

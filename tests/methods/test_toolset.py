@@ -6,7 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from evokd_agent.methods.toolset import BUILTIN_TOOL_MODULES, build_registry
+from evokd_agent.run.toolset import BUILTIN_TOOL_MODULES, build_registry
 from evokd_agent.student.data import TextSample
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "my_tools.py"

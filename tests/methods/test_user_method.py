@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
+from evokd_agent.bench.cells import BenchSpec, known_methods, parse_methods, plan_cells
+from evokd_agent.config.run_config import load_run_config
 from evokd_agent.errors import EvokdError
-from evokd_agent.methods.runner import make_policy, run_distillation
-from evokd_agent.methods.toolset import build_registry
-from evokd_agent.run.bench import BenchSpec, known_methods, parse_methods, plan_cells
-from evokd_agent.run.config import load_run_config
-from evokd_agent.testing.fake_server import FakeOpenAIServer
+from evokd_agent.run.runner import make_policy, run_distillation
+from evokd_agent.run.toolset import build_registry
+from evokd_agent.servers.fake import FakeOpenAIServer
 from tests.methods.test_baselines import Teacher, label_calls, make_config, read_jsonl, rounds_of
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "user_method"

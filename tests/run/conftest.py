@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from evokd_agent.run.config import RunConfig
+from evokd_agent.config.run_config import RunConfig
 
 ConfigWriter = Callable[..., Path]
 
@@ -72,6 +72,6 @@ def write_config(tmp_path: Path, data_dir: Path) -> ConfigWriter:
 
 @pytest.fixture
 def config(write_config: ConfigWriter) -> RunConfig:
-    from evokd_agent.run.config import load_run_config
+    from evokd_agent.config.run_config import load_run_config
 
     return load_run_config(write_config())

@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from evokd_agent.cli import main
-from evokd_agent.errors import EvokdError
-from evokd_agent.run.bench import (
+from evokd_agent.bench.cells import (
     SAFETY_MAX_ROUNDS,
     BenchSpec,
     changed_rounds,
@@ -23,8 +21,10 @@ from evokd_agent.run.bench import (
     plan_cells,
     teacher_override,
 )
-from evokd_agent.run.bench_results import describe_teacher
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
+from evokd_agent.bench.results import describe_teacher
+from evokd_agent.cli.main import main
+from evokd_agent.errors import EvokdError
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply
 from tests.methods.test_baselines import Teacher, make_config
 
 CACHED = 7

@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from evokd_agent.run.bench_report import (
+from evokd_agent.bench.report import (
     aggregate,
     runs_csv,
     table_csv,
     table_markdown,
     unspent_runs,
 )
-from evokd_agent.run.bench_results import RunResult
-from evokd_agent.run.records import SampleRecord
-from evokd_agent.run.summary import accepted_samples, cached_prompt_tokens
+from evokd_agent.bench.results import RunResult
+from evokd_agent.report.summary import accepted_samples, cached_prompt_tokens
+from evokd_agent.rundir.records import SampleRecord
 
 
 def result(method: str, budget: int, seed: int, tokens: int, accepted: int, **kw: Any) -> RunResult:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from evokd_agent.config.run_config import RunConfig, load_run_config
 from evokd_agent.errors import EvokdError
-from evokd_agent.run.config import RunConfig, load_run_config
 from evokd_agent.student.config import TrainConfig
 from tests.run.conftest import ConfigWriter, base_config
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from evokd_agent.config.data import draw_seeds, load_run_data
+from evokd_agent.config.run_config import load_run_config
 from evokd_agent.errors import EvokdError
-from evokd_agent.run.config import load_run_config
-from evokd_agent.run.data import draw_seeds, load_run_data
 from evokd_agent.student.data import NerSample, TextSample
 from tests.run.conftest import ConfigWriter, write_jsonl
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from evokd_agent.cli import main
+from evokd_agent.cli.main import main
+from evokd_agent.config.data import read_texts
+from evokd_agent.config.run_config import load_run_config
 from evokd_agent.errors import EvokdError
 from evokd_agent.prompting import PromptSet
-from evokd_agent.run.config import load_run_config
-from evokd_agent.run.data import read_texts
 from evokd_agent.student.data import load_text_samples
 from evokd_agent.student.student import TextStudent
 from evokd_agent.textfiles import not_utf8
@@ -94,7 +94,7 @@ def test_user_module_in_latin1(
     module.write_bytes(b'X = "' + LATIN1 + b'"\n')  # Python tolerates it in a comment only
     config = write_config(**{field: ["mine.py"]})
     if field == "extra_tools":  # imported when the run builds its tools
-        from evokd_agent.methods.toolset import build_registry
+        from evokd_agent.run.toolset import build_registry
 
         with pytest.raises(EvokdError) as caught:
             build_registry(load_run_config(config).extra_tools)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from evokd_agent.run.config import load_run_config
+from evokd_agent.config.run_config import load_run_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CONFIGS = sorted(EXAMPLES.glob("*.yaml")) + sorted(EXAMPLES.glob("*.toml"))

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from evokd_agent.run.dedup import jaccard, normalize_text, shingles
-from evokd_agent.run.hygiene import (
+from evokd_agent.distill.dedup import jaccard, normalize_text, shingles
+from evokd_agent.distill.hygiene import (
     AlignedSentence,
     Hygiene,
     LeakGuard,

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from evokd_agent.cli.report import add_report_parser
+from evokd_agent.config.run_config import RunConfig
 from evokd_agent.errors import EvokdError
-from evokd_agent.run.cli_report import add_report_parser
-from evokd_agent.run.config import RunConfig
-from evokd_agent.run.records import RoundMetrics, RunState, SampleRecord
-from evokd_agent.run.report import write_report
-from evokd_agent.run.store import RunStore
+from evokd_agent.report.writer import write_report
+from evokd_agent.rundir.records import RoundMetrics, RunState, SampleRecord
+from evokd_agent.rundir.store import RunStore
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

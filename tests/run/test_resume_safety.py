@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from evokd_agent.cli import main
+from evokd_agent.cli.main import main
+from evokd_agent.config.run_config import RunConfig, load_run_config
 from evokd_agent.errors import EvokdError
-from evokd_agent.methods import runner
-from evokd_agent.methods.runner import run_distillation
-from evokd_agent.run.config import RunConfig, load_run_config
-from evokd_agent.run.store import MARKER_FILE, RunStore
+from evokd_agent.run import runner
+from evokd_agent.run.runner import run_distillation
+from evokd_agent.rundir.store import MARKER_FILE, RunStore
 from tests.methods.test_baselines import make_config
 from tests.run.conftest import ConfigWriter
 

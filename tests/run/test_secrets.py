@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evokd_agent.cli import main
+from evokd_agent.bench.cells import BenchSpec, plan_cells
+from evokd_agent.cli.main import main
+from evokd_agent.config.run_config import RunConfig, load_run_config
+from evokd_agent.config.secrets import REDACTED, redact_data, redact_text, redacted_source
 from evokd_agent.errors import EvokdError
-from evokd_agent.methods.runner import run_distillation
-from evokd_agent.run.bench import BenchSpec, plan_cells
-from evokd_agent.run.config import RunConfig, load_run_config
-from evokd_agent.run.secrets import REDACTED, redact_data, redact_text, redacted_source
-from evokd_agent.run.store import RunStore
-from evokd_agent.testing.fake_server import FakeOpenAIServer
+from evokd_agent.run.runner import run_distillation
+from evokd_agent.rundir.store import RunStore
+from evokd_agent.servers.fake import FakeOpenAIServer
 from tests.methods.test_baselines import Teacher, make_config
 from tests.run.test_examples import BENCH_CONFIGS, CONFIGS
 

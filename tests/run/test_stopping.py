@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from evokd_agent.run.config import RunConfig, StopRule
-from evokd_agent.run.stopping import Point, plateau_reason, stop_reason
+from evokd_agent.config.run_config import RunConfig, StopRule
+from evokd_agent.config.stopping import Point, plateau_reason, stop_reason
 
 
 def history(*f1s: float, tokens_per_round: int = 1000) -> list[Point]:

@@ -12,11 +12,11 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from evokd_agent.config.run_config import RunConfig
 from evokd_agent.errors import EvokdError
 from evokd_agent.logs import configure_logging
-from evokd_agent.run.config import RunConfig
-from evokd_agent.run.records import RoundMetrics, RunState, SampleRecord
-from evokd_agent.run.store import RunStore
+from evokd_agent.rundir.records import RoundMetrics, RunState, SampleRecord
+from evokd_agent.rundir.store import RunStore
 
 FIXED = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 

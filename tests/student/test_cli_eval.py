@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evokd_agent.cli_eval import add_eval_parser, run_eval
+from evokd_agent.cli.eval import add_eval_parser, run_eval
 from evokd_agent.errors import EvokdError
 from evokd_agent.student.student import NerStudent, TextStudent
 from tests.student.helpers import FAST, NER_TOY, TOY

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from evokd_agent.errors import EvokdError
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply
 from evokd_agent.teacher.ledger import BudgetExhausted, BudgetTooSmall, TokenLedger
 from evokd_agent.teacher.ratelimit import RateLimiter
 from evokd_agent.teacher.request import ChatRequest
 from evokd_agent.teacher.tokens import TokenCounter
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
 from tests.teacher.conftest import RecordedSleep, closed_port, generator_for, requests
 
 # The two ways a request can travel: our post on the HTTP/1.1 pool, and the SDK's create (on its
@@ -429,7 +429,7 @@ async def test_reservations_grow_when_the_server_counts_more_prompt_tokens() -> 
 
 @pytest.mark.parametrize("path", PATHS)
 async def test_tools_logprobs_and_extra_fields_reach_the_server(path: dict[str, Any]) -> None:
-    from evokd_agent.testing.fake_server import FakeTokenLogprob
+    from evokd_agent.servers.fake import FakeTokenLogprob
 
     tool = {"type": "function", "function": {"name": "label", "parameters": {"type": "object"}}}
     script = [

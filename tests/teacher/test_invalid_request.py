@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply
 from evokd_agent.teacher.request import ChatRequest
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
 from tests.teacher.conftest import RecordedSleep, generator_for, requests
 
 PATHS = [

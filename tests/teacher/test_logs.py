@@ -12,8 +12,8 @@ from pydantic import SecretStr
 
 from evokd_agent.errors import EvokdError
 from evokd_agent.logs import configure_logging, get_logger, register_secret
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply
 from evokd_agent.teacher.config import TeacherConfig
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
 from tests.teacher.conftest import generator_for, requests
 
 SECRET = "sk-test-SECRET-4242424242"

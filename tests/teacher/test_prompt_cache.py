@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from evokd_agent.run.durable import write_json_atomic
+from evokd_agent.rundir.durable import write_json_atomic
+from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply
 from evokd_agent.teacher.ledger import TokenLedger
 from evokd_agent.teacher.request import ChatRequest
-from evokd_agent.testing.fake_server import FakeOpenAIServer, FakeReply
 from tests.teacher.conftest import generator_for
 
 # Our post on the HTTP/1.1 pool, and the SDK's create (on its aiohttp transport).

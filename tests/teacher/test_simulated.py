@@ -23,21 +23,21 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from evokd_agent import cli
-from evokd_agent.methods import confidence
-from evokd_agent.methods.context import Candidate, DistillContext, TaskSpec
-from evokd_agent.methods.labelling import label_candidates, label_request
-from evokd_agent.methods.scoring import score_ner_texts, score_texts
-from evokd_agent.methods.steps import analyze_weakness, generate_inputs, write_variants
+from evokd_agent.cli import main as cli
+from evokd_agent.config.run_config import BASE_DIR_KEY, load_run_config
+from evokd_agent.distill import confidence
+from evokd_agent.distill.context import Candidate, DistillContext, TaskSpec
+from evokd_agent.distill.hygiene import Hygiene
+from evokd_agent.distill.labelling import label_candidates, label_request
+from evokd_agent.distill.scoring import score_ner_texts, score_texts
+from evokd_agent.distill.steps import analyze_weakness, generate_inputs, write_variants
 from evokd_agent.prompting import PromptSet
-from evokd_agent.run.config import BASE_DIR_KEY, load_run_config
-from evokd_agent.run.hygiene import Hygiene
+from evokd_agent.servers import simulated as simulated_module
+from evokd_agent.servers.simulated import MARKER, SimulatedTeacher
 from evokd_agent.student.config import TrainConfig
 from evokd_agent.student.data import NerSample, TextSample
 from evokd_agent.student.student import Prediction
-from evokd_agent.teacher import simulated as simulated_module
 from evokd_agent.teacher.config import TeacherConfig
-from evokd_agent.teacher.simulated import MARKER, SimulatedTeacher
 from evokd_agent.teacher.simulated_config import SIMULATED_MODEL, SimulatedTeacherConfig
 from evokd_agent.teacher.tokens import TokenCounter
 from tests.teacher.conftest import generator_for
@@ -384,7 +384,7 @@ def test_run_yaml_and_teacher_endpoint_announce_the_simulation(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from evokd_agent.methods.runner import teacher_endpoint
+    from evokd_agent.run.runner import teacher_endpoint
 
     dev = corpus[1]
     seeds = write_jsonl(tmp_path / "seeds.jsonl", [{"text": POSITIVE[0], "label": 1}])
@@ -448,7 +448,7 @@ async def test_evokd_run_end_to_end_on_the_simulation(
     tiny_model_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from evokd_agent.methods.runner import run_distillation
+    from evokd_agent.run.runner import run_distillation
 
     monkeypatch.setattr(simulated_module, "default_embedder", lambda: bow_embed)
     seeds = [{"text": "a lovely warm cafe", "label": 1}, {"text": "a grim cold cafe", "label": 0}]
@@ -485,7 +485,7 @@ async def test_evokd_run_end_to_end_on_the_simulation(
 def test_corpus_embeddings_are_cached_on_disk_by_embedder_and_texts(tmp_path: Path) -> None:
     import numpy as np
 
-    from evokd_agent.teacher.simulated_corpus import cached_embeddings
+    from evokd_agent.servers.simulated_corpus import cached_embeddings
 
     calls: list[int] = []
 

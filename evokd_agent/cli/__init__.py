@@ -1,0 +1,1 @@
+"""The command line: `evokd run | bench | report | eval | teacher ...` (top layer)."""

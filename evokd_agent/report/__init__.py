@@ -1,0 +1,1 @@
+"""The run report: F1 against tokens, the plot and the summary, read from a run dir."""

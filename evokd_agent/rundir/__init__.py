@@ -1,0 +1,1 @@
+"""The run directory: state, sample records and atomic writes that survive a kill."""
