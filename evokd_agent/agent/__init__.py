@@ -4,13 +4,13 @@ A user tool is an `async def` decorated with `@tool` (see `evokd_agent.agent.too
 `openai` adapter for model policies lives in `evokd_agent.agent.openai_chat`.
 """
 
-from evokd_agent.agent.actions import Action, AgentState, Policy, Step
+from evokd_agent.agent.actions import Action, AgentState, Policy, StepRecord
 from evokd_agent.agent.chat import AssistantReply, ChatFn, ToolCallRequest
 from evokd_agent.agent.context import RunContext
 from evokd_agent.agent.errors import StopRun, ToolError, ToolRetry
 from evokd_agent.agent.json_policy import JsonConfig, JsonPolicy
 from evokd_agent.agent.llm_policy import LlmConfig, LlmPolicy
-from evokd_agent.agent.loop import RunResult, run_agent
+from evokd_agent.agent.loop import AgentResult, run_agent
 from evokd_agent.agent.registry import ToolRegistry, collect_tools
 from evokd_agent.agent.result import OMIT_IF_NONE, ToolResult
 from evokd_agent.agent.scripted import EVOKD_ROUND, ScriptedConfig, ScriptedPolicy
@@ -20,6 +20,7 @@ __all__ = [
     "EVOKD_ROUND",
     "OMIT_IF_NONE",
     "Action",
+    "AgentResult",
     "AgentState",
     "AssistantReply",
     "ChatFn",
@@ -29,10 +30,9 @@ __all__ = [
     "LlmPolicy",
     "Policy",
     "RunContext",
-    "RunResult",
     "ScriptedConfig",
     "ScriptedPolicy",
-    "Step",
+    "StepRecord",
     "StopRun",
     "Tool",
     "ToolCallRequest",

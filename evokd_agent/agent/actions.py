@@ -38,7 +38,7 @@ class Action:
 
 
 @dataclass(frozen=True)
-class Step:
+class StepRecord:
     """One tool call the loop made."""
 
     action: Action
@@ -55,7 +55,7 @@ class AgentState:
 
     max_steps: int
     """Tool calls allowed in this run."""
-    steps: list[Step] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
     """Tool calls made so far, oldest first."""
 
     @property
@@ -64,7 +64,7 @@ class AgentState:
         return len(self.steps)
 
     @property
-    def last(self) -> Step | None:
+    def last(self) -> StepRecord | None:
         return self.steps[-1] if self.steps else None
 
 

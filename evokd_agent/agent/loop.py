@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from evokd_agent.agent.actions import Action, AgentState, Policy, Step
+from evokd_agent.agent.actions import Action, AgentState, Policy, StepRecord
 from evokd_agent.agent.errors import StopRun, ToolError
 from evokd_agent.agent.registry import ToolRegistry
 from evokd_agent.agent.tool import ToolOutcome
@@ -18,14 +18,14 @@ StopReason = Literal["finish", "max_steps", "stop_run", "policy_stop"]
 
 
 @dataclass(frozen=True)
-class RunResult:
+class AgentResult:
     """How an agent run ended."""
 
     stop_reason: StopReason
     """`finish` called, `max_steps` reached, a tool raised `StopRun`, or the policy stopped."""
     detail: str
     """Human-readable detail of the stop (the StopRun or policy reason)."""
-    steps: tuple[Step, ...]
+    steps: tuple[StepRecord, ...]
     """Every tool call made, in order."""
     final: ToolOutcome | None = None
     """The `finish` tool's outcome, when the run finished that way."""
@@ -41,7 +41,7 @@ async def run_agent(
     finish_tool: str = "finish",
     log_text: bool = False,
     clock: Callable[[], float] = time.perf_counter,
-) -> RunResult:
+) -> AgentResult:
     """Run `policy` until `finish` succeeds, `max_steps` tool calls, `StopRun`, or a policy stop.
 
     Every call goes through `registry`, so arguments are validated and clamped whatever the
@@ -54,7 +54,7 @@ async def run_agent(
     emit = on_event or _ignore
     state = AgentState(max_steps=max_steps)
     emit({"event": "agent_start", "max_steps": max_steps, "tools": registry.names()})
-    result: RunResult | None = None
+    result: AgentResult | None = None
     while result is None and state.step < max_steps:
         action = await policy.next_action(state)
         if action.tool is None:
@@ -80,7 +80,7 @@ async def run_agent(
                 }
             )
             raise
-        step = Step(action, outcome, clock() - started)
+        step = StepRecord(action, outcome, clock() - started)
         emit(_call_event(state.step, action, outcome, step.duration_s, log_text, None))
         state.steps.append(step)
         policy.observe(action, outcome)
@@ -101,8 +101,8 @@ async def run_agent(
 
 def _result(
     state: AgentState, reason: StopReason, detail: str, final: ToolOutcome | None = None
-) -> RunResult:
-    return RunResult(reason, detail, tuple(state.steps), final)
+) -> AgentResult:
+    return AgentResult(reason, detail, tuple(state.steps), final)
 
 
 def _call_event(

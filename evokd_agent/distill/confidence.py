@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Method = Literal["logprobs", "self_consistency", "scoring", "calibrated_scoring"]
+ConfidenceMethod = Literal["logprobs", "self_consistency", "scoring", "calibrated_scoring"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class LabelConfidence:
     """Probability of `label`, normalised over the label set (0 when unknown)."""
     distribution: dict[str, float]
     """Probability of every label."""
-    method: Method
+    method: ConfidenceMethod
     """Where the probabilities come from."""
 
 
@@ -138,7 +138,7 @@ class NerConfidence:
     confidence: float
     """Sentence confidence: the least sure entity's confidence (logprobs; with no entity, the
     probability that the list is empty) or the share of sampled replies with exactly this set."""
-    method: Method
+    method: ConfidenceMethod
     """Where the probabilities come from."""
 
 

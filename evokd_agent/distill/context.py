@@ -74,7 +74,7 @@ class PseudoLabel:
 
 
 @dataclass
-class RunState:
+class ToolState:
     """The mutable part of a run, changed only by tools."""
 
     round: int = 0
@@ -161,7 +161,7 @@ class ToolContext:
     """The run's seed: tools that draw at random (EDA) seed their RNG from it and the round."""
     selector: AdaptiveSelector | None = None
     """LLKD: when set, training selects and weights the pool samples at every step."""
-    state: RunState = field(default_factory=RunState)
+    state: ToolState = field(default_factory=ToolState)
     """What the tools have done so far."""
 
     @property

@@ -232,36 +232,6 @@ class Hygiene:
         """Index texts already trained on (seeds, earlier rounds): new ones must not repeat them."""
         self.index.add_all(texts)
 
-    def check_classification(self, text: str, label: str) -> tuple[str, str] | Rejection:
-        """(text, canonical label) of an acceptable sample, or why it is refused (counted)."""
-        canonical = normalize_label(label, self.labels)
-        rejection = _check_text(text) or (
-            _check_label(label, self.labels) if canonical is None else None
-        )
-        rejection = rejection or self._check_new(text)
-        if rejection is not None:
-            self.counter.add(rejection)
-            return rejection
-        self.index.add(text)
-        return text, canonical or label
-
-    def check_ner(
-        self, sentence: str | Sequence[str], entities: Iterable[tuple[str, str]]
-    ) -> AlignedSentence | Rejection:
-        """The aligned sentence of an acceptable NER sample, or why it is refused (counted)."""
-        result = align_entities(sentence, entities, self.labels)
-        if isinstance(result, AlignedSentence):
-            rejection = self._check_new(" ".join(result.tokens))
-            if rejection is None:
-                self.index.add(" ".join(result.tokens))
-                return result
-            result = rejection
-        self.counter.add(result)
-        return result
-
-    def _check_new(self, text: str) -> Rejection | None:
-        return self.leak_guard.check(text) or self.index.check(text)
-
     # Step-by-step interface for methods that check a text before labelling it and accept it
     # after: each returns a reason string (None when fine), counts it, and keeps the details in
     # `last_rejection`.

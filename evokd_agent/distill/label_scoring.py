@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from evokd_agent.distill.confidence import LabelConfidence, Method
+from evokd_agent.distill.confidence import ConfidenceMethod, LabelConfidence
 from evokd_agent.distill.context import DistillContext
 from evokd_agent.student.data import TextSample
 from evokd_agent.teacher.request import ChatRequest, ChatResult
@@ -256,7 +256,7 @@ async def score_by_completion(
                     state.scored_sum[k] = state.scored_sum.get(k, 0.0) + v
         if state.scored_count:
             prior = {k: v / state.scored_count for k, v in state.scored_sum.items()}
-    method: Method = "scoring" if prior is None else "calibrated_scoring"
+    method: ConfidenceMethod = "scoring" if prior is None else "calibrated_scoring"
     out = []
     for dist, mass, result in rows:
         if dist is None:

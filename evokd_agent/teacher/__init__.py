@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from evokd_agent.teacher.config import TeacherConfig
     from evokd_agent.teacher.generator import ChatGenerator
     from evokd_agent.teacher.ledger import (
-        BudgetExhausted,
         BudgetStatus,
         BudgetTooSmall,
         TokenLedger,
@@ -28,7 +27,6 @@ _EXPORTS = {
     "TeacherClient": "client",
     "TeacherConfig": "config",
     "ChatGenerator": "generator",
-    "BudgetExhausted": "ledger",
     "BudgetStatus": "ledger",
     "BudgetTooSmall": "ledger",
     "TokenLedger": "ledger",
@@ -42,7 +40,6 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "BudgetExhausted",
     "BudgetStatus",
     "BudgetTooSmall",
     "ChatError",

@@ -14,8 +14,8 @@ What comes back, and when the generator gives up:
   from `stream`/`run` at once; in-flight work is cancelled (paid answers are already cached).
 - Budget: a request whose worst case cannot fit is not sent. The first refusal marks the ledger
   exhausted; that request and every later one come back with error kind "budget", and the batch
-  ends normally, so callers keep every paid result. `ledger.raise_if_exhausted()` then raises
-  `BudgetExhausted` (a clear EvokdError) for callers that want to stop the run.
+  ends normally, so callers keep every paid result; `ledger.exhausted` tells them to stop
+  (the tools report it in their typed `stop` field).
 """
 
 from __future__ import annotations

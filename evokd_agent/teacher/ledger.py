@@ -26,20 +26,6 @@ from evokd_agent.errors import EvokdError
 from evokd_agent.teacher.request import Phase
 
 
-class BudgetExhausted(EvokdError):
-    """The token budget is spent: the run must stop (everything paid for so far is kept)."""
-
-    def __init__(self, budget: int, spent: int, needed: int) -> None:
-        super().__init__(
-            f"token budget reached: {spent} of {budget} tokens spent, the next teacher request "
-            f"needs up to {needed}",
-            "raise the budget and resume the run (cached requests are not paid again)",
-        )
-        self.budget = budget
-        self.spent = spent
-        self.needed = needed
-
-
 class BudgetTooSmall(EvokdError):
     """The whole budget is smaller than one request's worst case."""
 
@@ -181,23 +167,12 @@ class TokenLedger:
         """True once a request was refused for lack of budget; every later one is refused too."""
         return self._exhausted
 
-    def raise_if_exhausted(self, needed: int = 0) -> None:
-        """Raise `BudgetExhausted` if the budget has been reached."""
-        if self._exhausted and self.budget is not None:
-            raise BudgetExhausted(self.budget, self._spent, needed)
-
     def check_fits(self, tokens: int, prompt: int, max_tokens: int) -> None:
         """Raise `BudgetTooSmall` if even an untouched budget could not cover `tokens`."""
         if self.budget is not None and tokens > self.budget:
             raise BudgetTooSmall(self.budget, tokens, prompt, max_tokens)
 
     # --- reserving ---------------------------------------------------------------------------
-    def try_reserve(self, tokens: int, phase: Phase, round: int) -> Reservation | bool:
-        """A reservation if `tokens` fit now; True if they may fit once in-flight work settles;
-        False if they never will (this marks the ledger exhausted)."""
-        with self._lock:
-            return self._try_locked(tokens, phase, round)
-
     async def reserve(self, tokens: int, phase: Phase, round: int) -> Reservation | None:
         """Reserve `tokens`, waiting while in-flight reservations hold the room; None: exhausted."""
         loop = asyncio.get_running_loop()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from evokd_agent.agent import LlmConfig, LlmPolicy, RunResult, ToolRegistry, run_agent
+from evokd_agent.agent import AgentResult, LlmConfig, LlmPolicy, ToolRegistry, run_agent
 from evokd_agent.agent.chat import ChatFn
 from evokd_agent.agent.openai_chat import openai_chat_fn
 from evokd_agent.run.toolset import generator_chat_fn
@@ -71,6 +71,6 @@ async def test_every_request_of_a_mixed_run_is_valid(
     assert len(ids) == len(set(ids))  # unique, though the server repeated call_0
 
 
-async def _run(chat: ChatFn, registry: ToolRegistry[Recorder], config: LlmConfig) -> RunResult:
+async def _run(chat: ChatFn, registry: ToolRegistry[Recorder], config: LlmConfig) -> AgentResult:
     policy = LlmPolicy(chat, registry, config)
     return await run_agent(policy, registry, Recorder(), max_steps=20)

@@ -156,24 +156,24 @@ def test_index_finds_exactly_what_brute_force_finds(threshold: float) -> None:
 def test_hygiene_counts_every_rejection_by_reason() -> None:
     hygiene = Hygiene(["negative", "positive"], eval_texts=["a dull film"])
     hygiene.add_training(["a seed sentence about a great film"])
-    assert hygiene.check_classification("a brand new text", "Positive") == (
-        "a brand new text",
-        "positive",
-    )
+    assert hygiene.check_text("a brand new text") is None
+    assert hygiene.check_label("positive") is None
+    hygiene.accept("a brand new text")
     outcomes = [
-        hygiene.check_classification("A dull film.", "negative"),
-        hygiene.check_classification("another text", "neutral"),
-        hygiene.check_classification("a brand new text", "positive"),
-        hygiene.check_classification("a seed sentence about a great film", "positive"),
-        hygiene.check_classification("!!!", "positive"),
+        hygiene.check_text("A dull film."),
+        hygiene.check_label("neutral"),
+        hygiene.check_text("a brand new text"),
+        hygiene.check_text("a seed sentence about a great film"),
+        hygiene.check_text("!!!"),
     ]
-    assert [rejected(o).reason for o in outcomes] == [
+    assert outcomes == [
         "duplicate_of_eval",
         "label_not_in_set",
         "duplicate",
         "duplicate",
         "empty_text",
     ]
+    assert hygiene.last_rejection is not None and hygiene.last_rejection.reason == "empty_text"
     assert hygiene.counter.as_dict() == {
         "duplicate": 2,
         "duplicate_of_eval": 1,
@@ -185,13 +185,15 @@ def test_hygiene_counts_every_rejection_by_reason() -> None:
 
 def test_hygiene_ner_aligns_then_deduplicates() -> None:
     hygiene = Hygiene(TYPES, eval_texts=["Bob lives in Paris"])
-    ok = aligned(hygiene.check_ner("Alice works at Acme", [("Acme", "corporation")]))
-    assert ok.tags == ("O", "O", "O", "B-corporation")
-    assert rejected(hygiene.check_ner("Bob lives in Paris", [])).reason == "duplicate_of_eval"
-    assert rejected(hygiene.check_ner("Alice works at Acme", [])).reason == "duplicate"
-    assert rejected(hygiene.check_ner("Eve sings", [("Zed", "person")])).reason == (
-        "entity_not_in_sentence"
+    assert hygiene.align("Alice works at Acme", [("Acme", "corporation")]) == (
+        ["Alice", "works", "at", "Acme"],
+        ["O", "O", "O", "B-corporation"],
     )
+    assert hygiene.check_text("Alice works at Acme") is None
+    hygiene.accept("Alice works at Acme")
+    assert hygiene.check_text("Bob lives in Paris") == "duplicate_of_eval"
+    assert hygiene.check_text("Alice works at Acme") == "duplicate"
+    assert hygiene.align("Eve sings", [("Zed", "person")]) == "entity_not_in_sentence"
     assert hygiene.counter.total == 3
 
 

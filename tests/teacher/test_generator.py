@@ -13,7 +13,7 @@ import pytest
 
 from evokd_agent.errors import EvokdError
 from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply
-from evokd_agent.teacher.ledger import BudgetExhausted, BudgetTooSmall, TokenLedger
+from evokd_agent.teacher.ledger import BudgetTooSmall, TokenLedger
 from evokd_agent.teacher.ratelimit import RateLimiter
 from evokd_agent.teacher.request import ChatRequest
 from evokd_agent.teacher.tokens import TokenCounter
@@ -280,8 +280,6 @@ async def test_budget_is_never_exceeded_over_1000_requests_with_random_usage() -
     # It stopped only when the next request's worst case no longer fitted.
     assert budget - ledger.spent < max(r.usage.reserved for r in ok)
     assert ledger.exhausted and ledger.reserved == 0
-    with pytest.raises(BudgetExhausted, match="token budget reached"):
-        ledger.raise_if_exhausted()
     status = ledger.status()
     assert set(status.by_phase) == {"labelling"}
     assert sum(s.total for s in status.by_round.values()) == ledger.spent

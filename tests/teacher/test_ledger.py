@@ -9,16 +9,15 @@ import pytest
 
 from evokd_agent.errors import EvokdError
 from evokd_agent.teacher.ledger import (
-    BudgetExhausted,
     BudgetTooSmall,
     Reservation,
     TokenLedger,
 )
 
 
-def test_reserve_commit_reconciles_to_real_usage() -> None:
+async def test_reserve_commit_reconciles_to_real_usage() -> None:
     ledger = TokenLedger(1000)
-    res = ledger.try_reserve(300, "generation", 1)
+    res = await ledger.reserve(300, "generation", 1)
     assert isinstance(res, Reservation)
     assert (ledger.reserved, ledger.spent, ledger.remaining) == (300, 0, 700)
     over = ledger.commit(res, 40, 100)
@@ -26,19 +25,19 @@ def test_reserve_commit_reconciles_to_real_usage() -> None:
     assert (ledger.reserved, ledger.spent, ledger.remaining) == (0, 140, 860)
 
 
-def test_usage_above_the_reservation_is_recorded_truthfully() -> None:
+async def test_usage_above_the_reservation_is_recorded_truthfully() -> None:
     ledger = TokenLedger(1000)
-    res = ledger.try_reserve(100, "agent", 0)
+    res = await ledger.reserve(100, "agent", 0)
     assert isinstance(res, Reservation)
     assert ledger.commit(res, 80, 50) == 30
     status = ledger.status()
     assert status.spent == 130 and status.overruns == 1
 
 
-def test_release_and_unconfirmed_charge() -> None:
+async def test_release_and_unconfirmed_charge() -> None:
     ledger = TokenLedger(None)
-    a = ledger.try_reserve(50, "labelling", 2)
-    b = ledger.try_reserve(70, "labelling", 2)
+    a = await ledger.reserve(50, "labelling", 2)
+    b = await ledger.reserve(70, "labelling", 2)
     assert isinstance(a, Reservation) and isinstance(b, Reservation)
     ledger.release(a)
     ledger.charge_unconfirmed(b)
@@ -48,18 +47,17 @@ def test_release_and_unconfirmed_charge() -> None:
         ledger.release(a)
 
 
-def test_refusal_marks_exhausted_and_sticks() -> None:
+async def test_refusal_marks_exhausted_and_sticks() -> None:
     ledger = TokenLedger(100)
-    res = ledger.try_reserve(60, "generation", 0)
+    res = await ledger.reserve(60, "generation", 0)
     assert isinstance(res, Reservation)
-    assert ledger.try_reserve(50, "generation", 0) is True  # might fit once res settles
+    waiter = asyncio.create_task(ledger.reserve(50, "generation", 0))
+    await asyncio.sleep(0)
+    assert not waiter.done()  # might fit once res settles
     ledger.commit(res, 10, 50)
-    assert ledger.try_reserve(50, "generation", 0) is False  # 60 + 50 > 100: never
+    assert await waiter is None  # 60 spent + 50 > 100: never
     assert ledger.exhausted
-    assert ledger.try_reserve(1, "generation", 0) is False
-    with pytest.raises(BudgetExhausted) as caught:
-        ledger.raise_if_exhausted(50)
-    assert "60 of 100" in caught.value.cause and "raise the budget" in caught.value.fix
+    assert await ledger.reserve(1, "generation", 0) is None  # refusal sticks
 
 
 def test_budget_too_small_names_budget_and_minimum() -> None:
@@ -100,14 +98,14 @@ async def test_reserve_gives_up_when_the_budget_is_gone() -> None:
     assert ledger.exhausted and ledger.reserved == 0
 
 
-def test_attribution_status_and_persistence() -> None:
+async def test_attribution_status_and_persistence() -> None:
     ledger = TokenLedger(10_000)
     for phase, rnd, p, c in [
         ("analysis", 1, 100, 50),
         ("generation", 1, 200, 300),
         ("generation", 2, 10, 5),
     ]:
-        res = ledger.try_reserve(p + c, phase, rnd)  # type: ignore[arg-type]
+        res = await ledger.reserve(p + c, phase, rnd)  # type: ignore[arg-type]
         assert isinstance(res, Reservation)
         ledger.commit(res, p, c)
     ledger.record_cache_hit("labelling", 2, 42)
@@ -128,7 +126,7 @@ def test_concurrent_commits_from_threads_add_up() -> None:
 
     def work() -> None:
         for _ in range(500):
-            res = ledger.try_reserve(10, "agent", 0)
+            res = asyncio.run(ledger.reserve(10, "agent", 0))
             assert isinstance(res, Reservation)
             ledger.commit(res, 3, 4)
 
