@@ -6,10 +6,6 @@ them and collects the `Tool` objects (no registration happens as an import side 
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +15,7 @@ from evokd_agent.agent.context import RunContext
 from evokd_agent.agent.errors import StopRun, ToolError, ToolRetry
 from evokd_agent.agent.tool import Tool, ToolOutcome, build_tool, tool
 from evokd_agent.errors import EvokdError
+from evokd_agent.usermodules import import_user_file, import_user_module
 
 __all__ = [
     "RunContext",
@@ -86,13 +83,7 @@ class ToolRegistry(Generic[CtxT]):
 
     def load_module(self, module_name: str) -> list[Tool[Any]]:
         """Import `module_name` and add every tool defined at its top level."""
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise EvokdError(
-                f"cannot import tool module `{module_name}`: {exc}",
-                "check the module name and that its package is installed or on PYTHONPATH",
-            ) from exc
+        module = import_user_module(module_name, "tool")
         return self._add_all(collect_tools(module), source=f"module `{module_name}`")
 
     def load_file(self, path: str | Path) -> list[Tool[Any]]:
@@ -102,7 +93,14 @@ class ToolRegistry(Generic[CtxT]):
             raise EvokdError(
                 f"tool file {file} does not exist", "fix the path in the config's tool files"
             )
-        return self._add_all(collect_tools(_import_file(file)), source=f"file {file}")
+        return self._add_all(
+            collect_tools(
+                import_user_file(
+                    file, "tool", fix="fix the error in that file (its traceback is in the run log)"
+                )
+            ),
+            source=f"file {file}",
+        )
 
     def _add_all(self, found: list[Tool[Any]], *, source: str) -> list[Tool[Any]]:
         if not found:
@@ -124,25 +122,6 @@ def collect_tools(module: ModuleType) -> list[Tool[Any]]:
         if own and all(value is not seen for seen in found):
             found.append(value)
     return found
-
-
-def _import_file(file: Path) -> ModuleType:
-    digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
-    name = f"evokd_user_tools_{file.stem}_{digest}"
-    spec = importlib.util.spec_from_file_location(name, file)
-    if spec is None or spec.loader is None:
-        raise EvokdError(f"cannot load tool file {file}", "give a path to a .py file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and pydantic look their module up while it runs
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        del sys.modules[name]
-        raise EvokdError(
-            f"tool file {file} failed to import: {type(exc).__name__}: {exc}",
-            "fix the error in that file (its traceback is in the run log)",
-        ) from exc
-    return module
 
 
 def _origin(fn: object) -> str:

@@ -10,10 +10,6 @@ is validated.
 from __future__ import annotations
 
 import difflib
-import hashlib
-import importlib
-import importlib.util
-import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +20,7 @@ from pydantic import ValidationError
 from evokd_agent.errors import EvokdError
 from evokd_agent.methods.plans import BUILTIN_METHODS
 from evokd_agent.methods.spec import MethodOptions, MethodSpec
+from evokd_agent.usermodules import import_user_file, import_user_module
 
 
 class MethodRegistry(Mapping[str, MethodSpec[Any]]):
@@ -109,7 +106,7 @@ def method_registry(extra_methods: Sequence[str] = ()) -> MethodRegistry:
 def load_methods(entry: str) -> list[MethodSpec[Any]]:
     """The methods a user module defines; an `EvokdError` naming the entry otherwise."""
     is_file = entry.endswith(".py") or Path(entry).is_file()
-    module = _import_file(Path(entry)) if is_file else _import_module(entry)
+    module = _import_file(Path(entry)) if is_file else import_user_module(entry, "method")
     found = collect_methods(module)
     if not found:
         raise EvokdError(
@@ -147,38 +144,11 @@ def options_table(registry: MethodRegistry = BUILTIN_REGISTRY) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _import_module(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise EvokdError(
-            f"cannot import method module `{name}`: {exc}",
-            "check the module name and that its package is installed or on PYTHONPATH",
-        ) from exc
-
-
 def _import_file(path: Path) -> ModuleType:
     file = path.expanduser().resolve()
     if not file.is_file():
         raise EvokdError(f"method file {file} does not exist", "fix the path in extra_methods")
-    digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
-    name = f"evokd_user_methods_{file.stem}_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, file)
-    if spec is None or spec.loader is None:
-        raise EvokdError(f"cannot load method file {file}", "give a path to a .py file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and pydantic look their module up while it runs
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        del sys.modules[name]
-        raise EvokdError(
-            f"method file {file} failed to import: {type(exc).__name__}: {exc}",
-            "fix the error in that file",
-        ) from exc
-    return module
+    return import_user_file(file, "method", reuse=True)
 
 
 def _origin(spec: MethodSpec[Any]) -> str:
