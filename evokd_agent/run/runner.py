@@ -35,6 +35,7 @@ from evokd_agent.distill.hygiene import Hygiene
 from evokd_agent.distill.label_scoring import ScoringSetup
 from evokd_agent.distill.llkd import AdaptiveSelector
 from evokd_agent.errors import EvokdError
+from evokd_agent.logs import configure_logging
 from evokd_agent.methods.spec import MethodOptions, MethodSpec
 from evokd_agent.prompting import PromptSet
 from evokd_agent.report.writer import write_report
@@ -232,6 +233,16 @@ async def run_distillation(
     config_path: Path | None = None, *, resume: Path | None = None, progress: bool | None = None
 ) -> RunOutcome:
     """Run (or resume) a distillation and write its report; returns the run directory."""
+    try:
+        return await _distil(config_path, resume, progress)
+    finally:
+        # The run's events.jsonl stays open while it runs; the process may go on (bench, tests).
+        configure_logging(None)
+
+
+async def _distil(
+    config_path: Path | None, resume: Path | None, progress: bool | None
+) -> RunOutcome:
     store, previous = open_store(config_path, resume)
     if previous.finished:
         return _write_missing_report(store, previous)
