@@ -275,8 +275,9 @@ def _pct(share: float | None) -> float | str:
 def _shown(run_dir: Path, root: Path | None) -> str:
     """A run's folder relative to the bench folder when inside it (results carry no machine
     paths), else as it is."""
-    if root is not None and run_dir.is_relative_to(root):
-        return run_dir.relative_to(root).as_posix()
+    # Cells resolve their folders, while `--out` may be relative: compare absolute paths.
+    if root is not None and run_dir.resolve().is_relative_to(root.resolve()):
+        return run_dir.resolve().relative_to(root.resolve()).as_posix()
     return str(run_dir)
 
 

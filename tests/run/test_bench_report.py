@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,17 @@ def test_spend_columns_aggregate_over_seeds() -> None:
     assert per_run[2].endswith(",900,90.0,100,1,900.0,1.0,0,round limit reached: 100 of max_rounds "
                                "100,/runs/zerogen/2")  # fmt: skip
     assert unspent_runs(runs) == ["d zerogen b1000 s2: round limit reached: 100 of max_rounds 100"]
+
+
+def test_runs_csv_names_runs_relative_to_a_relative_out_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `evokd bench --out bench_out/x`: the cells' folders are resolved, the out folder is not.
+    monkeypatch.chdir(tmp_path)
+    run = result("evokd", 1000, 1, 990, 3)
+    run = dataclasses.replace(run, run_dir=tmp_path / "bench_out/x/runs/d/evokd/b1000/s1/r")
+    last = runs_csv([run], Path("bench_out/x")).splitlines()[1]
+    assert last.endswith(",runs/d/evokd/b1000/s1/r") and str(tmp_path) not in last
 
 
 def test_unspent_runs_skip_budget_ends_and_teacherless_runs() -> None:
