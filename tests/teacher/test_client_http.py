@@ -3,7 +3,6 @@ reaches the wire, odd but valid responses, and how each way of failing is classi
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from evokd_agent.teacher.client import TeacherClient
 from evokd_agent.teacher.config import TeacherConfig
 from evokd_agent.teacher.request import ChatRequest
 from tests.teacher.conftest import closed_port
+from tests.teacher.test_transport import raw_server as transport_raw_server
 
 Respond = Callable[[int, bytes], bytes | None]  # (request number, raw request) -> raw response
 
@@ -39,39 +39,9 @@ REQUEST = ChatRequest([{"role": "user", "content": "hello"}], max_tokens=5)
 
 @asynccontextmanager
 async def raw_server(respond: Respond, close_after: bool = False) -> AsyncIterator[str]:
-    """Serves scripted raw responses; yields the base URL."""
-    count = 0
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal count
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                body = await reader.readexactly(length)
-                count += 1
-                reply = respond(count, head + body)
-                if reply is None:
-                    await asyncio.sleep(10)
-                    return
-                writer.write(reply)
-                await writer.drain()
-                if close_after:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.close()
+    """The transport tests' scripted raw server; yields the base URL (".../v1")."""
+    async with transport_raw_server(respond, close_after) as (url, _):
+        yield url.removesuffix("/chat")
 
 
 def ok(body: bytes = COMPLETION) -> bytes:
