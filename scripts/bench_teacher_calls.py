@@ -16,7 +16,7 @@ items rejected, tokens spent and tokens per label, side by side for every m in o
 request; prints inputs produced and accepted by the run's filters, tokens per accepted input.
 `scoring` (classification): labels `--n` dev sentences with the same `--shots` seed examples
 per class, by chat JSON (m per request, confidence from the label token's logprobs) and by
-completion scoring (`methods.label_scoring`): uncalibrated, with contextual (content-free) and
+completion scoring (`distill.label_scoring`): uncalibrated, with contextual (content-free) and
 with batch calibration; prints accuracy, ECE (10 equal-width bins, over the labelled texts),
 the count of each predicted label, the probability mass on label words, tokens per label.
 Every request goes through the real generator and ledger; no response cache.

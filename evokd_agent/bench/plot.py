@@ -27,7 +27,7 @@ def plot_bench(dataset: str, runs: Sequence[RunResult], path: Path) -> Path:
     Methods that spend no tokens are horizontal lines at their last round's mean. The metric is
     test F1 when every round of every run was scored on test, else dev F1.
     """
-    # The Agg canvas directly, not pyplot: no global backend switch, no GUI (as in run.plot).
+    # The Agg canvas directly, not pyplot: no global backend switch, no GUI (as in report.plot).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -144,7 +144,7 @@ class ToolContext:
     generator: ChatGenerator
     """Rate-limited, budgeted, cached teacher access (`generator.ledger`: the token budget)."""
     hygiene: Hygiene
-    """Filters on new samples: leak guard, near-duplicates, label checks (methods.intake)."""
+    """Filters on new samples: leak guard, near-duplicates, label checks (distill.intake)."""
     record_sample: Callable[[dict[str, Any]], None]
     """Appends one generated/labelled sample with provenance to the run directory."""
     end_round: Callable[[dict[str, Any]], str | None]
@@ -200,7 +200,7 @@ class ToolContext:
         """Continue training the student on `samples` (blocking).
 
         With an LLKD selector, pool samples are selected and weighted at every step from
-        their teacher confidence and the student's entropy (methods.llkd); seeds always count.
+        their teacher confidence and the student's entropy (distill.llkd); seeds always count.
         """
         student: Any = self.student
         samples = list(samples)
@@ -235,7 +235,7 @@ class DistillContext(ToolContext):
     inputs_per_request: int = 1
     """Inputs one generation request writes (k, `generation.per_request`)."""
     label_scoring: ScoringSetup | None = None
-    """Classification labels by completion scoring (methods.label_scoring); None: chat."""
+    """Classification labels by completion scoring (distill.label_scoring); None: chat."""
     texts_per_request: int = 1
     """Texts one labelling request labels (m, `labelling.per_request`); 1: one-text prompt."""
     json_mode: Literal["schema", "object", "off"] = "schema"

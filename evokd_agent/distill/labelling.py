@@ -2,8 +2,8 @@
 
 Every candidate is labelled apart from the prompt that wrote it, so a generation prompt's target
 label is only a hint. `ctx.texts_per_request` texts share one request (numbered items, see
-`methods.batch`); 1 keeps the one-text prompt. A run that labels by completion scoring
-(`methods.label_scoring`) reads classification labels, and their confidence, from logprobs
+`distill.batch`); 1 keeps the one-text prompt. A run that labels by completion scoring
+(`distill.label_scoring`) reads classification labels, and their confidence, from logprobs
 instead. The samples log records each decision (accepted or rejected, and why).
 """
 
@@ -171,7 +171,7 @@ async def ask_labels(
     """The teacher's answer for each text, `ctx.texts_per_request` texts per request.
 
     With 1, each text gets the one-text prompt; otherwise consecutive texts share a request and
-    each takes its own numbered item of the reply (see `methods.batch` for what is rejected).
+    each takes its own numbered item of the reply (see `distill.batch` for what is rejected).
     """
     m = ctx.texts_per_request
     groups = chunks(len(texts), max(m, 1))

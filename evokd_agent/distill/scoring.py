@@ -1,7 +1,7 @@
 """Teacher confidence for texts: the labelling call with logprobs, or sampled replies.
 
 Used by `score_confidence` (and so by LLKD): completion scoring when the run labels that way
-(`methods.label_scoring`), else logprobs where the endpoint gives them, otherwise
+(`distill.label_scoring`), else logprobs where the endpoint gives them, otherwise
 self-consistency over `votes` sampled replies; each score says which was used.
 """
 

@@ -49,7 +49,7 @@ class TaskStrategy(ABC):
     """The label a generation prompt asked for may stand as the input's label (AugGPT, ZeroGen
     keep it); an NER hint names entities, not where they are."""
     scores_by_completion: ClassVar[bool]
-    """Labels can be read from completion logprobs (methods.label_scoring)."""
+    """Labels can be read from completion logprobs (distill.label_scoring)."""
 
     @abstractmethod
     def answer_schema(self, labels: Sequence[str]) -> dict[str, Any]:

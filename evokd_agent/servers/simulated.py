@@ -27,7 +27,7 @@ What each request gets (the step is read from the JSON schema, else the prompt's
   (not lower when the list is wrong).
 - weakness analysis (no JSON asked): a plain text headed "[SIMULATED teacher, not an LLM]" that
   quotes the mis-predicted inputs listed in the prompt (as many as fit `max_tokens`).
-- batched requests (`{"items": [{"id": 1, ...}]}`, see `methods.batch`), by the item schema
+- batched requests (`{"items": [{"id": 1, ...}]}`, see `distill.batch`), by the item schema
   (else the prompt's JSON hint): items with a "text" are generation, k = the schema's maxItems
   (else the plan's lines, else "write k"); each numbered plan line (`1. label "x", HARD`) gets
   a sentence of that label, HARD ones nearest to the latest analysis, each picked as above and
