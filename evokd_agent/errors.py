@@ -6,6 +6,9 @@ from __future__ import annotations
 class EvokdError(Exception):
     """A problem the user can act on. `cause` says what went wrong, `fix` what to do about it."""
 
+    exit_code = 2
+    """The CLI's exit status for it (README "Exit codes")."""
+
     def __init__(self, cause: str, fix: str) -> None:
         super().__init__(cause, fix)
         self.cause = cause

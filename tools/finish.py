@@ -29,6 +29,8 @@ async def finish(ctx: ToolContext, reason: str = "done") -> Finished:
         reason: Why the run ends, in a few words.
     """
     state = ctx.state
+    # Requests of an interrupted earlier life that this replay did not make again still count.
+    ctx.generator.ledger.settle_holds()
     dev = await asyncio.to_thread(ctx.evaluate, list(ctx.dev))
     test = await asyncio.to_thread(ctx.evaluate, list(ctx.test)) if ctx.test else None
     state.finished = True

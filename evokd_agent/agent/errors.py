@@ -34,6 +34,7 @@ class ToolError(EvokdError):
     def __init__(self, tool_name: str, original: BaseException) -> None:
         if isinstance(original, EvokdError):
             cause, fix = original.cause, original.fix
+            self.exit_code = original.exit_code
         else:
             cause = f"{type(original).__name__}: {original}"
             fix = "see the traceback in the run log; fix the tool or the input it was given"

@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.func(args)
     except EvokdError as err:
         print(f"evokd: error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code
     except KeyboardInterrupt:
         print("evokd: interrupted", file=sys.stderr)
         return 130

@@ -208,7 +208,18 @@ class GenerationSettings(BaseModel):
     the budget must cover at least one."""
     history_chars: int = Field(default=3000, ge=500, le=1_000_000)
     """Characters of the EvoKD analysis conversation sent with each analysis and generation
-    request, besides the system prompt (older turns are dropped first)."""
+    request, besides the system prompt (older turns are dropped first, and each turn is cut to
+    this length)."""
+    max_input_tokens: int | None = Field(default=None, ge=8, le=1_000_000)
+    """Longest generated input accepted, in cl100k tokens; a longer one is rejected
+    (`too_long`), so no reply inflates the prompts it would later appear in. None: twice
+    `max_tokens` (an input can't be longer than max_tokens while the server honours it; the
+    factor 2 allows for tokenizers that count fewer tokens than cl100k)."""
+
+    def input_token_limit(self) -> int:
+        """The `max_input_tokens` in force."""
+        return self.max_input_tokens or 2 * self.max_tokens
+
     per_request: int | None = Field(default=None, ge=1, le=64)
     """Inputs written per request (k), as one JSON list; None: 16 for a remote endpoint, 4 for
     the embedded teacher (chosen from the bench, see README "Teacher calls")."""

@@ -22,9 +22,11 @@ from evokd_agent.distill.rejections import (
     LABEL_NOT_IN_SET,
     OVERLAPPING_ENTITIES,
     REASONS,
+    TOO_LONG,
     Rejection,
     RejectionCounter,
 )
+from evokd_agent.teacher.tokens import TokenCounter
 
 __all__ = [
     "REASONS",
@@ -221,8 +223,13 @@ class Hygiene:
         near_threshold: float = 0.85,
         eval_near_threshold: float | None = None,
         ngram: int = 5,
+        max_text_tokens: int | None = None,
     ) -> None:
+        """`max_text_tokens`: longest text the teacher may write (cl100k tokens), so that no
+        reply inflates the prompts it later appears in (labelling, analysis); None: no limit."""
         self.labels = list(labels)
+        self.max_text_tokens = max_text_tokens
+        self._counter = TokenCounter() if max_text_tokens is not None else None
         self.leak_guard = LeakGuard(eval_texts, eval_near_threshold)
         self.index = NearDuplicateIndex(near_threshold, ngram)
         self.counter = RejectionCounter()
@@ -236,15 +243,26 @@ class Hygiene:
     # after: each returns a reason string (None when fine), counts it, and keeps the details in
     # `last_rejection`.
     def check_text(
-        self, text: str, extra: Iterable[str] = (), *, near_duplicates: bool = True
+        self,
+        text: str,
+        extra: Iterable[str] = (),
+        *,
+        near_duplicates: bool = True,
+        written: bool = False,
     ) -> str | None:
-        """Why `text` may not be used (empty, leaks eval, repeats training or `extra` texts).
+        """Why `text` may not be used (empty, leaks eval, repeats training or `extra` texts,
+        or, `written` by the teacher, longer than `max_text_tokens`; the user's own texts,
+        such as an LLKD pool, have no length limit).
 
         `near_duplicates=False` refuses only exact repeats (after normalising) of training and
         `extra` texts: for rule-based edits (EDA), which are near-duplicates of a seed by design.
         The leak guard applies either way.
         """
-        rejection = _check_text(text) or self.leak_guard.check(text)
+        rejection = (
+            _check_text(text)
+            or (self._too_long(text) if written else None)
+            or self.leak_guard.check(text)
+        )
         if rejection is None:
             pending = NearDuplicateIndex(self.index.threshold, self.index.n)
             pending.add_all(extra)
@@ -253,6 +271,14 @@ class Hygiene:
                     index.check(text) if near_duplicates else _exact_repeat(index, text)
                 )
         return self._reason(rejection)
+
+    def _too_long(self, text: str) -> Rejection | None:
+        if self._counter is None or self.max_text_tokens is None:
+            return None
+        tokens = self._counter.count_text(text)
+        if tokens <= self.max_text_tokens:
+            return None
+        return Rejection(TOO_LONG, f"{tokens} tokens, more than {self.max_text_tokens}")
 
     def check_label(self, label: str) -> str | None:
         """`label_not_in_set` unless `label` is one of the labels."""

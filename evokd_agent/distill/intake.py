@@ -30,11 +30,20 @@ class Intake:
     """Samples admitted so far, in order."""
 
     def check_text(
-        self, row: Row, text: str, extra: Iterable[str] = (), *, near_duplicates: bool = True
+        self,
+        row: Row,
+        text: str,
+        extra: Iterable[str] = (),
+        *,
+        near_duplicates: bool = True,
+        written: bool = False,
     ) -> bool:
         """Whether `text` passes the run's hygiene (leak guard, duplicates of training and
-        `extra` texts; see `Hygiene.check_text`); a text that does not is rejected here."""
-        reason = self.ctx.hygiene.check_text(text, extra, near_duplicates=near_duplicates)
+        `extra` texts, length when the teacher `written` it; see `Hygiene.check_text`); a
+        text that does not is rejected here."""
+        reason = self.ctx.hygiene.check_text(
+            text, extra, near_duplicates=near_duplicates, written=written
+        )
         if reason is None:
             return True
         self.reject(row, reason)

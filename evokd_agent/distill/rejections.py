@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 EMPTY_TEXT = "empty_text"
+TOO_LONG = "too_long"
 LABEL_NOT_IN_SET = "label_not_in_set"
 ENTITY_NOT_IN_SENTENCE = "entity_not_in_sentence"
 ENTITY_TYPE_NOT_IN_SET = "entity_type_not_in_set"
@@ -21,6 +22,7 @@ BUDGET = "budget"
 
 REASONS: Mapping[str, str] = {
     EMPTY_TEXT: "the text (or sentence) is empty",
+    TOO_LONG: "the teacher wrote a text longer than generation.max_input_tokens",
     LABEL_NOT_IN_SET: "the teacher's label is not one of the task's labels",
     ENTITY_NOT_IN_SENTENCE: "an entity does not occur, as whole words, in its sentence",
     ENTITY_TYPE_NOT_IN_SET: "an entity's type is not one of the task's entity types",

@@ -40,8 +40,11 @@ _ALWAYS_KEPT = 3
 
 def _trimmed(ctx: DistillContext, messages: list[dict[str, str]]) -> list[dict[str, str]]:
     """System prompt, the newest exchange, and as many earlier turns as fit in
-    `max_history_chars` (counted without the system prompt)."""
-    head, rest = messages[:1], messages[1:]
+    `max_history_chars` (counted without the system prompt). Each teacher reply is cut to
+    `max_history_chars` first: one huge reply must not inflate every later request (our own
+    prompts are kept whole)."""
+    head = messages[:1]
+    rest = [_clipped(m, ctx.max_history_chars) for m in messages[1:]]
     kept: list[dict[str, str]] = []
     size = 0
     for message in reversed(rest):
@@ -54,6 +57,13 @@ def _trimmed(ctx: DistillContext, messages: list[dict[str, str]]) -> list[dict[s
     while len(kept) > 1 and kept[0]["role"] == "assistant":
         kept.pop(0)
     return head + kept
+
+
+def _clipped(message: dict[str, str], chars: int) -> dict[str, str]:
+    content = message["content"]
+    if message["role"] != "assistant" or len(content) <= chars:
+        return message
+    return {**message, "content": content[:chars] + " [cut]"}
 
 
 def _conversation(ctx: DistillContext) -> list[dict[str, str]]:
@@ -297,7 +307,7 @@ def _offer(
         "text": text,
         "stage": "generated",
     }
-    if not intake.check_text(row, text, extra=seen):
+    if not intake.check_text(row, text, extra=seen, written=True):
         return
     report.accepted += 1
     ctx.state.candidates.append(Candidate(text, kind, ctx.state.round + 1, prompt_id, label_hint))

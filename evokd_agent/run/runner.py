@@ -49,6 +49,7 @@ from evokd_agent.teacher.cache import ResponseCache
 from evokd_agent.teacher.client import TeacherClient
 from evokd_agent.teacher.config import TeacherConfig
 from evokd_agent.teacher.generator import ChatGenerator
+from evokd_agent.teacher.journal import RequestJournal
 from evokd_agent.teacher.ledger import TokenLedger
 
 
@@ -258,7 +259,9 @@ async def _distil(
     if not seeds:
         raise EvokdError("no seed examples were loaded", "check data.seeds / data.train")
     eval_texts = [sample_text(s) for s in [*data.dev, *(data.test or [])]]
-    hygiene = Hygiene(config.labels, eval_texts)
+    hygiene = Hygiene(
+        config.labels, eval_texts, max_text_tokens=config.generation.input_token_limit()
+    )
     hygiene.add_training(sample_text(s) for s in seeds)
     # The cache is this run's own: a hit is an answer this run paid for before an interruption,
     # charged again so the replay retraces the original spend exactly (nothing is re-sent).
@@ -272,14 +275,21 @@ async def _distil(
     with teacher_endpoint(
         config.effective_teacher, store.path / "teacher.log", needed=needed
     ) as teacher:
+        journal = RequestJournal.open(store.cache_dir)
         async with TeacherClient(teacher) as client:
             generator = ChatGenerator(
                 client,
                 ledger=ledger,
                 cache=ResponseCache(store.cache_dir),
+                journal=journal,
                 logger=log.bind(component="teacher"),
                 progress=progress,
             )
+            if ledger.held:
+                say(
+                    f"the interrupted run's requests hold {ledger.held:,} tokens of the budget "
+                    "until the replay reaches them"
+                )
             ctx = DistillContext(
                 spec=TaskSpec(
                     config.task,
@@ -329,7 +339,9 @@ async def _distil(
                     await registry.call("finish", {"reason": result.stop_reason}, ctx)
             finally:
                 # Ctrl-C or a crash: the spend so far must survive for --resume.
+                ledger.settle_holds()
                 store.write_json("ledger.json", ledger.to_dict())
+                journal.close()
     final = ctx.state.final
     reason = store.read_state().stop_reason
     if reason is None and ledger.exhausted:

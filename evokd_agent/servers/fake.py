@@ -71,7 +71,8 @@ class FakeReply:
     raw_body: str | None = None
     """If set, sent verbatim as the body (malformed JSON and other garbage)."""
     usage: tuple[int, int] | None = None
-    """(prompt_tokens, completion_tokens) to report; None estimates them from the text."""
+    """(prompt_tokens, completion_tokens) to report, verbatim; None estimates them from the
+    text (completion tokens at most max_tokens, as a server honouring it counts)."""
     omit_usage: bool = False
     """Leave `usage` out of the response, as some servers do."""
     cached_tokens: int | None = None
@@ -106,6 +107,17 @@ Handler = Callable[[dict[str, Any]], "FakeReply | Awaitable[FakeReply]"]
 
 def _estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
+
+
+def _completion_estimate(text: str, body: Mapping[str, Any]) -> int:
+    """Completion tokens of a scripted reply, as a server honouring max_tokens reports them
+    (the text itself is sent whole: scripts need not fit their replies to max_tokens)."""
+    estimate = _estimate_tokens(text)
+    limit = body.get("max_tokens") or body.get("max_completion_tokens")
+    if isinstance(limit, int) and limit > 0:
+        n = body.get("n")
+        return min(estimate, limit * (n if isinstance(n, int) and n > 0 else 1))
+    return estimate
 
 
 class FakeOpenAIServer:
@@ -346,7 +358,7 @@ def _completion(body: dict[str, Any], reply: FakeReply) -> dict[str, Any]:
         else:
             prompt = _estimate_tokens(json.dumps(body.get("messages", [])))
             text = (reply.content or "") + "".join(tc.arguments for tc in reply.tool_calls)
-            completion = _estimate_tokens(text)
+            completion = _completion_estimate(text, body)
         out["usage"] = {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -379,7 +391,7 @@ def _text_completion(body: dict[str, Any], reply: FakeReply) -> dict[str, Any]:
         }
     prompt, completion = reply.usage or (
         _estimate_tokens(str(body.get("prompt", ""))),
-        _estimate_tokens(reply.content or ""),
+        _completion_estimate(reply.content or "", body),
     )
     return {
         "id": "cmpl-fake",

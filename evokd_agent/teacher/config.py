@@ -55,6 +55,12 @@ class TeacherConfig(BaseModel):
     """Growth factor of the backoff per retry."""
     max_retry_after: float = Field(default=300.0, ge=0)
     """A Retry-After longer than this many seconds fails the request instead of waiting."""
+    outage_failures: int = Field(default=8, ge=1)
+    """Requests given up in a row (after every retry: server errors, timeouts, dropped
+    connections, malformed replies, 429s) that mean the teacher is down: the run stops with exit
+    code 3 and `--resume` continues it once the teacher is back."""
+    outage_seconds: float = Field(default=900.0, gt=0)
+    """Seconds of requests given up with no answer in between that also mean the teacher is down."""
     prompt_margin: float = Field(default=0.1, ge=0)
     """Safety margin added to the local prompt-token estimate when reserving budget (0.1 = 10%)."""
     encoding: str = "cl100k_base"

@@ -1,9 +1,13 @@
 """The concurrent generator: many chat requests in, results out as they complete.
 
-Per request: cache lookup (a hit costs nothing) -> rate limits -> budget reservation (worst case)
+Per request: the request journal's record of an earlier life (a failure it gave up replays as that
+failure) -> cache lookup (a hit costs nothing) -> rate limits -> budget reservation (worst case;
+the first request of a generator goes out alone, so the ratio of the server's prompt counts to
+ours is known before others are in flight) -> journal "sent" (synced to disk)
 -> one attempt under the concurrency cap and a total timeout -> reconcile the reservation with
 the server's usage (prompt tokens served from the provider's prefix cache, reported in
-`usage.prompt_tokens_details.cached_tokens`, are recorded apart) -> cache the answer -> log it.
+`usage.prompt_tokens_details.cached_tokens`, are recorded apart) -> cache the answer
+-> journal "done" -> log it.
 Failed attempts are retried by `RetryPolicy`.
 
 What comes back, and when the generator gives up:
@@ -12,6 +16,9 @@ What comes back, and when the generator gives up:
 - Failures that make the whole run pointless (bad API key, unknown model, wrong URL, an endpoint
   unreachable before it ever answered, a budget smaller than one request) raise `EvokdError`
   from `stream`/`run` at once; in-flight work is cancelled (paid answers are already cached).
+- Teacher outages: `teacher.outage_failures` requests in a row given up (or failures for
+  `teacher.outage_seconds`) raise `TeacherOutage` (exit code 3); those give-ups are withdrawn from
+  the journal, so a resume sends them again.
 - Budget: a request whose worst case cannot fit is not sent. The first refusal marks the ledger
   exhausted; that request and every later one come back with error kind "budget", and the batch
   ends normally, so callers keep every paid result; `ledger.exhausted` tells them to stop
@@ -35,7 +42,9 @@ from structlog.typing import FilteringBoundLogger
 from evokd_agent.logs import get_logger
 from evokd_agent.teacher.cache import ResponseCache, request_key
 from evokd_agent.teacher.client import MalformedResponse, TeacherClient, parse_completion
+from evokd_agent.teacher.journal import Replay, RequestJournal
 from evokd_agent.teacher.ledger import Reservation, TokenLedger
+from evokd_agent.teacher.outage import OutageWatch
 from evokd_agent.teacher.progress import Progress
 from evokd_agent.teacher.ratelimit import RateLimiter
 from evokd_agent.teacher.request import ChatError, ChatRequest, ChatResult, Usage
@@ -44,8 +53,6 @@ from evokd_agent.teacher.tokens import TokenCounter
 
 Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
-
-_MAX_PROMPT_SCALE = 8.0  # don't let one odd usage report inflate every later reservation
 
 
 class _OutOfBudget(Exception):
@@ -73,6 +80,7 @@ class ChatGenerator:
         *,
         ledger: TokenLedger | None = None,
         cache: ResponseCache | None = None,
+        journal: RequestJournal | None = None,
         limiter: RateLimiter | None = None,
         counter: TokenCounter | None = None,
         logger: FilteringBoundLogger | None = None,
@@ -86,6 +94,10 @@ class ChatGenerator:
         self.config = config
         self.ledger = ledger if ledger is not None else TokenLedger()
         self.cache = cache
+        self.journal = journal if cache is not None else None
+        if self.journal is not None:
+            for past in self.journal.held():  # a crashed life's spend holds budget from now on
+                self.ledger.hold(past.id, past.phase, past.round, past.charged)
         self.limiter = limiter or RateLimiter(
             config.requests_per_minute,
             config.tokens_per_minute,
@@ -97,10 +109,15 @@ class ChatGenerator:
         self.log = logger or get_logger("evokd.teacher")
         self.progress = progress
         self._clock = clock
+        self.outages = OutageWatch(config.outage_failures, config.outage_seconds, clock)
         self._slots: asyncio.Semaphore | None = None
         self._slots_loop: asyncio.AbstractEventLoop | None = None
         self.prompt_scale = 1.0 + config.prompt_margin
         """Multiplier on local prompt estimates; grows if the server counts more than tiktoken."""
+        self.calibrated = False
+        """True once a reply's usage was compared with our estimate: until then, one request at
+        a time is out, so a server that counts differently overruns at most one reservation."""
+        self._calibrating: asyncio.Lock | None = None
 
     @property
     def model(self) -> str:
@@ -131,6 +148,7 @@ class ChatGenerator:
         loop = asyncio.get_running_loop()
         if self._slots is None or self._slots_loop is not loop:  # a semaphore serves one loop
             self._slots = asyncio.Semaphore(self.config.max_concurrency)
+            self._calibrating = asyncio.Lock()
             self._slots_loop = loop
         queue: asyncio.Queue[Any] = asyncio.Queue()
         # Bind once per batch: an unbound structlog proxy re-reads the configuration every event.
@@ -205,6 +223,10 @@ class ChatGenerator:
         key: str | None = None
         if self.cache is not None:
             key = request_key(self.model, request)
+            if self.journal is not None:
+                replayed = self._replay(index, request, key, self.journal.replay(key), batch)
+                if replayed is not None:
+                    return replayed
             body = self.cache.get(key)
             if body is not None:
                 try:
@@ -219,6 +241,7 @@ class ChatGenerator:
             return self._no_budget(index, request, reserve, 0, None, batch)
         started = self._clock()
         retries = 0
+        sent_ids: list[int] = []
 
         def on_retry(retry: int, wait: float, failed: AttemptFailed) -> None:
             nonlocal retries
@@ -234,7 +257,7 @@ class ChatGenerator:
 
         try:
             completion, usage = await self.policy.call(
-                lambda: self._attempt(request, prompt, reserve, key, batch), on_retry
+                lambda: self._attempt(request, prompt, reserve, key, batch, sent_ids), on_retry
             )
         except _OutOfBudget:
             return self._no_budget(index, request, reserve, retries, started, batch)
@@ -242,6 +265,7 @@ class ChatGenerator:
             if failed.fatal is not None:
                 batch.endpoint_down = True
                 raise failed.fatal from None
+            self._gave_up(failed, sent_ids[-1] if sent_ids else None)
             result = ChatResult(
                 index,
                 request,
@@ -251,6 +275,7 @@ class ChatGenerator:
             )
             self._log_result(batch.log, result, key)
             return result
+        self.outages.answered()
         result = ChatResult(
             index,
             request,
@@ -262,50 +287,125 @@ class ChatGenerator:
         self._log_result(batch.log, result, key)
         return result
 
+    def _gave_up(self, failed: AttemptFailed, attempt_id: int | None) -> None:
+        """Journal a request given up, and stop the run if the give-ups add up to an outage."""
+        if self.journal is not None and attempt_id is not None:
+            self.journal.final(attempt_id, failed.error)
+        outage = self.outages.gave_up(failed.error, attempt_id)
+        if outage is None:
+            return
+        if self.journal is not None:
+            # Withdrawn: a resume sends these again rather than replaying the outage.
+            for streak_id in self.outages.streak:
+                if streak_id is not None:
+                    self.journal.void(streak_id)
+        raise outage
+
+    def _replay(
+        self, index: int, request: ChatRequest, key: str, replay: Replay, batch: _Batch
+    ) -> ChatResult | None:
+        """Retrace what an earlier life of the run recorded for this request (None: go on)."""
+        if not replay.attempts:
+            return None
+        assert self.cache is not None
+        for past in replay.attempts:
+            self.ledger.unhold(past.id)
+            answered = past.ok is True and key in self.cache
+            if not answered and past.charged:
+                self.ledger.charge(past.phase, past.round, past.charged)
+        if replay.answered:
+            self.outages.answered()
+            return None  # the cache serves it, charged as the original purchase
+        failure = replay.failure
+        if failure is None:
+            return None  # cut short by the crash (or withdrawn): send it again
+        result = ChatResult(index, request, error=failure, retries=len(replay.attempts) - 1)
+        self._log_result(batch.log, result, key)
+        return result
+
     async def _attempt(
-        self, request: ChatRequest, prompt: int, reserve: int, key: str | None, batch: _Batch
+        self,
+        request: ChatRequest,
+        prompt: int,
+        reserve: int,
+        key: str | None,
+        batch: _Batch,
+        sent_ids: list[int],
+    ) -> tuple[ChatCompletion, Usage]:
+        if not self.calibrated:
+            assert self._calibrating is not None
+            async with self._calibrating:  # the others wait for the first usage report
+                if not self.calibrated:
+                    return await self._send_attempt(request, prompt, reserve, key, batch, sent_ids)
+            # Reserve again with what the first reply taught.
+            prompt, reserve = self.estimate(request)
+        return await self._send_attempt(request, prompt, reserve, key, batch, sent_ids)
+
+    async def _send_attempt(
+        self,
+        request: ChatRequest,
+        prompt: int,
+        reserve: int,
+        key: str | None,
+        batch: _Batch,
+        sent_ids: list[int],
     ) -> tuple[ChatCompletion, Usage]:
         if self.limiter.active:
             await self.limiter.acquire(reserve)
-        res = await self.ledger.reserve(reserve, request.phase, request.round)
+        res = await self.ledger.reserve(
+            reserve, request.phase, request.round, prompt=reserve - request.max_tokens * request.n
+        )
         if res is None:
             raise _OutOfBudget
+        journal = self.journal if key is not None else None
+        attempt_id: int | None = None
         settled = sent = False
         try:
             assert self._slots is not None
             async with self._slots:
                 sent = True
+                if journal is not None and key is not None:
+                    # Durable before the bytes leave: a crash from here on is charged on resume.
+                    attempt_id = journal.sent(key, request.phase, request.round, res.tokens)
+                    sent_ids.append(attempt_id)
                 try:
                     completion, body = await _with_timeout(
                         self.client.send(request), self.config.timeout
                     )
                 except Exception as exc:
                     failed = await self.client.classify(exc)
-                    settled = self._settle_failed(res, failed)
+                    charged = self._settle_failed(res, failed)
+                    settled = True
+                    if journal is not None and attempt_id is not None:
+                        journal.done(attempt_id, ok=False, charged=charged)
                     raise failed from exc
             usage = self._reconcile(res, completion, prompt)
             settled = True
         finally:
-            if settled:
-                pass
-            elif sent and not batch.endpoint_down:
-                # Cancelled (or crashed) while the request was out: it may have been billed.
-                self.ledger.charge_unconfirmed(res)
-            else:
-                self.ledger.release(res)
+            if not settled:
+                charged = 0
+                if sent and not batch.endpoint_down:
+                    # Cancelled (or crashed) while the request was out: it may have been billed.
+                    charged = self.ledger.charge_unconfirmed(res)
+                else:
+                    self.ledger.release(res)
+                if journal is not None and attempt_id is not None:
+                    journal.done(attempt_id, ok=False, charged=charged)
         if self.cache is not None and key is not None:
             try:
                 self.cache.put(key, body)
             except OSError as exc:  # the answer is paid for and returned; only resuming suffers
                 self.log.warning("teacher.cache_write_failed", error=str(exc))
+        if journal is not None and attempt_id is not None:
+            journal.done(attempt_id, ok=True, charged=usage.total)
         return completion, usage
 
-    def _settle_failed(self, res: Reservation, failed: AttemptFailed) -> bool:
+    def _settle_failed(self, res: Reservation, failed: AttemptFailed) -> int:
+        """Release or charge a failed attempt's reservation; returns the tokens charged."""
         if failed.billing == "no":
             self.ledger.release(res)
-        else:
-            self.ledger.charge_unconfirmed(res)
-        return True
+            return 0
+        return self.ledger.charge_unconfirmed(res)
 
     def _reconcile(self, res: Reservation, completion: ChatCompletion, prompt: int) -> Usage:
         reported = completion.usage
@@ -316,13 +416,15 @@ class ChatGenerator:
             cached = cached_prompt_tokens(completion)
             source = "server"
             if prompt > 0 and p > prompt:
-                # The server's tokenizer counts more than ours: reserve more from now on.
+                # The server's tokenizer counts more than ours: reserve more from now on. No cap:
+                # a budget that must hold has to believe the largest count it has seen.
                 scale = p / prompt * (1.0 + self.config.prompt_margin)
-                self.prompt_scale = min(_MAX_PROMPT_SCALE, max(self.prompt_scale, scale))
+                self.prompt_scale = max(self.prompt_scale, scale)
         else:
             p, c = prompt, self.counter.count_completion(completion)
             source = "estimate"
-        over = self.ledger.commit(res, p, c, cached)
+        self.calibrated = True
+        over = self.ledger.commit(res, p, c, cached, reported=source == "server")
         if over:
             self.log.warning(
                 "teacher.usage_over_reservation",
@@ -330,6 +432,7 @@ class ChatGenerator:
                 prompt_tokens=p,
                 completion_tokens=c,
                 over=over,
+                stopped=self.ledger.stopped,
             )
         return Usage(p, c, res.tokens, source, cached)  # type: ignore[arg-type]
 
@@ -371,13 +474,19 @@ class ChatGenerator:
         if not batch.budget_logged:
             batch.budget_logged = True
             batch.log.warning(
-                "teacher.budget_exhausted", spent=ledger.spent, budget=ledger.budget, needed=reserve
+                "teacher.budget_exhausted",
+                spent=ledger.spent,
+                budget=ledger.budget,
+                needed=reserve,
+                stopped=ledger.stopped,
             )
-        error = ChatError(
-            "budget",
-            f"not sent: the token budget is exhausted ({ledger.spent} of {ledger.budget} tokens "
-            f"spent, this request needs up to {reserve})",
+        why = (
+            f"the ledger stopped sending ({ledger.stopped})"
+            if ledger.stopped
+            else f"the token budget is exhausted ({ledger.spent} of {ledger.budget} tokens "
+            f"spent, this request needs up to {reserve})"
         )
+        error = ChatError("budget", f"not sent: {why}")
         result = ChatResult(
             index,
             request,

@@ -1,11 +1,21 @@
 """The token ledger: reserve a request's worst case before sending, reconcile after, hard budget.
 
-Invariant: committed spend + outstanding reservations <= budget, checked before every request.
-A reservation is the request's worst case (prompt estimate + max_tokens x n), so a server that
-honours max_tokens cannot push spend past the budget. Spend the server reports above a reservation
-is still recorded truthfully (and counted in `overruns`). Attempts whose cost is unknown (timed out
-or dropped after sending, unreadable body) are charged at their reservation: a hard budget must
-assume the server billed them.
+Invariant: committed spend + outstanding reservations + held spend (what an interrupted earlier
+life of the run spent, until the replay reaches it; see `teacher.journal`) <= budget, checked
+before every request.
+A reservation is the request's worst case (prompt estimate x learnt margin + max_tokens x n), so a
+server that honours max_tokens and counts prompts within the margin cannot push spend past the
+budget. Spend the server reports above a reservation is still recorded truthfully (an overrun,
+counted in `overruns` and `overrun_tokens`), and the ledger then stops sending at once if the
+budget can no longer be trusted to hold:
+- the reply has more completion tokens than it reserved: the server ignores max_tokens, so no
+  reservation bounds anything;
+- or, with the in-flight requests re-bounded at the prompt ratio just seen, spend + reservations
+  would pass the budget.
+Otherwise the overrun was a prompt count above the estimate, the in-flight reservations have
+grown to cover it, and later requests reserve with the larger margin the generator learnt.
+Attempts whose cost is unknown (timed out or dropped after sending, unreadable body) are charged at
+their reservation: a hard budget must assume the server billed them.
 
 Prompt caching: servers that serve part of a prompt from their prefix cache (OpenAI, vLLM's
 automatic prefix caching) report it as `usage.prompt_tokens_details.cached_tokens`. The ledger
@@ -17,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -61,6 +72,10 @@ class Spend:
     """Tokens the cached answers cost when they were first paid for."""
     replayed_tokens: int = 0
     """Cached answers this run already paid for, charged again on replay (see TokenLedger)."""
+    overruns: int = 0
+    """Replies whose reported usage passed their reservation (already inside the counts)."""
+    overrun_tokens: int = 0
+    """Tokens those replies used beyond their reservations (already inside the counts)."""
 
     @property
     def total(self) -> int:
@@ -71,6 +86,11 @@ class Spend:
             + self.unconfirmed_tokens
             + self.replayed_tokens
         )
+
+    def record_overrun(self, tokens: int) -> None:
+        if tokens > 0:
+            self.overruns += 1
+            self.overrun_tokens += tokens
 
     def add(self, other: Spend) -> None:
         for f in fields(self):
@@ -83,8 +103,11 @@ class Reservation:
 
     id: int
     tokens: int
+    """Prompt part + completion part."""
     phase: Phase
     round: int
+    prompt: int = 0
+    """The prompt part of `tokens` (the rest is max_tokens x n); re-bounded on an overrun."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +124,8 @@ class BudgetStatus:
     by_round: Mapping[int, Spend] = field(default_factory=dict)
     overruns: int = 0
     """Requests whose reported usage exceeded their reservation."""
+    stopped: str | None = None
+    """Why the ledger stopped sending before the budget was spent (an overrun), or None."""
 
     def summary(self) -> str:
         """One line for people and for the agent's budget_status tool."""
@@ -118,7 +143,19 @@ class BudgetStatus:
             )
             + f"; {self.total.requests} requests, {self.total.cache_hits} cache hits saving "
             f"{self.total.cache_saved_tokens} tokens"
-            + ("; budget exhausted" if self.exhausted else "")
+            + (
+                f"; {self.overruns} replies over their reservation "
+                f"(+{self.total.overrun_tokens} tokens)"
+                if self.overruns
+                else ""
+            )
+            + (
+                f"; stopped: {self.stopped}"
+                if self.stopped
+                else "; budget exhausted"
+                if self.exhausted
+                else ""
+            )
         )
 
 
@@ -144,7 +181,10 @@ class TokenLedger:
         self._spent = 0
         self._spend: dict[tuple[str, int], Spend] = {}
         self._exhausted = False
-        self._overruns = 0
+        self._stopped: str | None = None
+        self._bumps: dict[int, int] = {}
+        self._holds: dict[int, tuple[str, int, int]] = {}
+        self._held = 0
         self._waiters: list[asyncio.Future[None]] = []
 
     # --- reading -----------------------------------------------------------------------------
@@ -167,18 +207,26 @@ class TokenLedger:
         """True once a request was refused for lack of budget; every later one is refused too."""
         return self._exhausted
 
+    @property
+    def stopped(self) -> str | None:
+        """Why sending stopped before the budget was spent (an overrun it cannot bound), or None."""
+        return self._stopped
+
     def check_fits(self, tokens: int, prompt: int, max_tokens: int) -> None:
         """Raise `BudgetTooSmall` if even an untouched budget could not cover `tokens`."""
         if self.budget is not None and tokens > self.budget:
             raise BudgetTooSmall(self.budget, tokens, prompt, max_tokens)
 
     # --- reserving ---------------------------------------------------------------------------
-    async def reserve(self, tokens: int, phase: Phase, round: int) -> Reservation | None:
-        """Reserve `tokens`, waiting while in-flight reservations hold the room; None: exhausted."""
+    async def reserve(
+        self, tokens: int, phase: Phase, round: int, *, prompt: int = 0
+    ) -> Reservation | None:
+        """Reserve `tokens` (`prompt` of them for the prompt), waiting while in-flight
+        reservations hold the room; None: exhausted."""
         loop = asyncio.get_running_loop()
         while True:
             with self._lock:
-                got = self._try_locked(tokens, phase, round)
+                got = self._try_locked(tokens, phase, round, prompt)
                 if got is True:
                     # Registered under the lock, so a settle in between cannot be missed.
                     fut: asyncio.Future[None] = loop.create_future()
@@ -195,15 +243,16 @@ class TokenLedger:
                     if fut in self._waiters:
                         self._waiters.remove(fut)
 
-    def _try_locked(self, tokens: int, phase: Phase, round: int) -> Reservation | bool:
+    def _try_locked(self, tokens: int, phase: Phase, round: int, prompt: int) -> Reservation | bool:
         if self.budget is not None and not self._exhausted:
-            if self._spent + tokens > self.budget:
+            committed = self._spent + self._held
+            if committed + tokens > self.budget:
                 self._exhausted = True
-            elif self._spent + self._reserved + tokens > self.budget:
+            elif committed + self._reserved + tokens > self.budget:
                 return True
         if self._exhausted:
             return False
-        res = Reservation(next(self._ids), tokens, phase, round)
+        res = Reservation(next(self._ids), tokens, phase, round, min(prompt, tokens))
         self._outstanding[res.id] = res
         self._reserved += tokens
         return res
@@ -215,33 +264,78 @@ class TokenLedger:
         prompt_tokens: int,
         completion_tokens: int,
         cached_prompt_tokens: int = 0,
+        *,
+        reported: bool = True,
     ) -> int:
         """Replace the reservation by the real usage; returns tokens used beyond the reservation.
 
         `cached_prompt_tokens` (the server's prefix-cache hits) is reported apart, and is part
-        of `prompt_tokens`: the budget is charged the whole prompt."""
+        of `prompt_tokens`: the budget is charged the whole prompt. `reported` False: the
+        counts are our own estimate (the server sent no usage), so a completion count above
+        max_tokens is a tokenizer difference, not proof that the server ignores max_tokens."""
         used = prompt_tokens + completion_tokens
         with self._lock:
-            self._settle(res)
+            bound = self._settle(res)
             spend = self._bucket(res.phase, res.round)
             spend.requests += 1
             spend.prompt_tokens += prompt_tokens
             spend.completion_tokens += completion_tokens
             spend.cached_prompt_tokens += _share(cached_prompt_tokens, prompt_tokens)
             self._spent += used
-            over = max(0, used - res.tokens)
+            over = max(0, used - bound)
             if over:
-                self._overruns += 1
+                spend.record_overrun(over)
+                self._after_overrun(res, bound, prompt_tokens, completion_tokens, reported)
         self._notify()
         return over
 
-    def charge_unconfirmed(self, res: Reservation) -> None:
-        """Count the whole reservation as spent: the attempt may have been billed, we can't tell."""
+    def _after_overrun(
+        self, res: Reservation, bound: int, prompt: int, completion: int, reported: bool
+    ) -> None:
+        """Re-bound the in-flight requests, or stop sending when the budget can't be kept."""
+        completion_part = res.tokens - res.prompt
+        if completion > completion_part and reported:
+            self._stop(
+                f"the teacher reported {completion} completion tokens for a request limited to "
+                f"{completion_part} (max_tokens): it does not honour max_tokens, so no "
+                "reservation bounds its spend"
+            )
+            return
+        ratio = prompt / max(1, bound - completion_part)
+        for other in self._outstanding.values():
+            bump = math.ceil(other.prompt * (ratio - 1.0))
+            if bump > 0:
+                self._bumps[other.id] = self._bumps.get(other.id, 0) + bump
+                self._reserved += bump
+        if self.budget is not None and self._spent + self._held + self._reserved > self.budget:
+            self._stop(
+                f"the teacher counted {prompt} prompt tokens where {bound - completion_part} were "
+                "reserved; at that ratio the requests in flight could pass the budget"
+            )
+
+    def _stop(self, why: str) -> None:
+        if self._stopped is None:
+            self._stopped = why
+        self._exhausted = True
+
+    def charge_unconfirmed(self, res: Reservation) -> int:
+        """Count the whole reservation as spent: the attempt may have been billed, we can't tell.
+        Returns the tokens charged (the reservation, re-bounds included)."""
+        tokens = self._settle_locked(res)
+        self.charge(res.phase, res.round, tokens)
+        return tokens
+
+    def charge(self, phase: str, round: int, tokens: int) -> None:
+        """Count `tokens` as spent on attempts whose real cost is unknown (also: requests a
+        crashed run sent and never saw answered, charged on resume from the request journal)."""
         with self._lock:
-            self._settle(res)
-            self._bucket(res.phase, res.round).unconfirmed_tokens += res.tokens
-            self._spent += res.tokens
+            self._bucket(phase, round).unconfirmed_tokens += tokens
+            self._spent += tokens
         self._notify()
+
+    def _settle_locked(self, res: Reservation) -> int:
+        with self._lock:
+            return self._settle(res)
 
     def release(self, res: Reservation) -> None:
         """Give the reservation back: the attempt was not billed (refused, or never sent)."""
@@ -268,10 +362,43 @@ class TokenLedger:
             else:
                 spend.cache_saved_tokens += saved_tokens
 
-    def _settle(self, res: Reservation) -> None:
+    # --- spend of an earlier life of the run (the request journal) -------------------------
+    def hold(self, hold_id: int, phase: str, round: int, tokens: int) -> None:
+        """Hold `tokens` an interrupted earlier life spent: they count against the budget when
+        reserving, not yet as spent (so a replay sees the spend it saw the first time)."""
+        with self._lock:
+            self._holds[hold_id] = (phase, round, tokens)
+            self._held += tokens
+
+    def unhold(self, hold_id: int) -> None:
+        """The replay reached a held attempt (and charges it as it did the first time)."""
+        with self._lock:
+            held = self._holds.pop(hold_id, None)
+            if held is not None:
+                self._held -= held[2]
+        self._notify()
+
+    def settle_holds(self) -> int:
+        """Charge what the replay never reached (requests of the crashed life it did not make
+        again); returns the tokens charged."""
+        with self._lock:
+            holds, self._holds, self._held = self._holds, {}, 0
+        for phase, round, tokens in holds.values():
+            self.charge(phase, round, tokens)
+        return sum(tokens for _, _, tokens in holds.values())
+
+    @property
+    def held(self) -> int:
+        """Tokens held for an earlier life's spend the replay has not reached yet."""
+        return self._held
+
+    def _settle(self, res: Reservation) -> int:
+        """Drop `res` from the outstanding ones; returns its bound (re-bounds included)."""
         if self._outstanding.pop(res.id, None) is None:
             raise RuntimeError(f"reservation {res.id} settled twice")
-        self._reserved -= res.tokens
+        bound = res.tokens + self._bumps.pop(res.id, 0)
+        self._reserved -= bound
+        return bound
 
     def _bucket(self, phase: str, round: int) -> Spend:
         key = (phase, round)
@@ -317,7 +444,8 @@ class TokenLedger:
                 total=total,
                 by_phase=by_phase,
                 by_round=by_round,
-                overruns=self._overruns,
+                overruns=total.overruns,
+                stopped=self._stopped,
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -331,6 +459,7 @@ class TokenLedger:
             return {
                 "budget": self.budget,
                 "spent": self._spent,
+                "stopped": self._stopped,
                 "total": asdict(total),
                 "spend": [
                     {"phase": phase, "round": round, **asdict(spend)}

@@ -13,6 +13,7 @@ compression (none is asked for).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import urllib.request
 from collections.abc import Awaitable
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 T = TypeVar("T")
 
 _MAX_HEADER_BYTES = 1 << 20
+_CLOSE_WAIT_S = 1.0
 _HEAD_END = b"\r\n\r\n"
 
 Headers = list[tuple[bytes, bytes]]
@@ -139,7 +141,7 @@ class H1Pool:
                     conn.idle_since = time.monotonic()
                     self._idle.setdefault(key, []).append(conn)
                 else:  # errors, cancellation, Connection: close
-                    conn.writer.close()
+                    await _close(conn)
         raise ConnectionLost("the connection was lost twice")  # pragma: no cover
 
     def _checkout(self, key: tuple[str, str, int]) -> _Conn | None:
@@ -172,6 +174,15 @@ class H1Pool:
             for conn in idle:
                 conn.writer.close()
         self._idle.clear()
+
+
+async def _close(conn: _Conn) -> None:
+    """Close a connection and wait until it is closed (at most a second): the caller keeps its
+    concurrency slot meanwhile, so a timed-out request is gone, for a server that stops work on
+    disconnect, before the next one takes its place."""
+    conn.writer.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(conn.writer.wait_closed(), _CLOSE_WAIT_S)
 
 
 async def _within(awaitable: Awaitable[T], seconds: float | None) -> T:

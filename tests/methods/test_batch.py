@@ -15,6 +15,7 @@ import pytest
 
 from evokd_agent.distill import batch
 from evokd_agent.distill.context import Candidate
+from evokd_agent.distill.hygiene import Hygiene
 from evokd_agent.distill.labelling import label_candidates
 from evokd_agent.distill.scoring import score_ner_texts, score_texts
 from evokd_agent.distill.steps import analyze_weakness, generate_inputs, write_variants
@@ -302,7 +303,8 @@ async def test_the_last_round_shrinks_to_the_budget_left() -> None:
 
 async def test_generation_always_carries_the_latest_analysis() -> None:
     """However small `history_chars`, the newest exchange (analysis prompt, analysis, request)
-    is sent; and a later round's request is never answered from an earlier round's cache."""
+    is sent, the analysis cut to `history_chars` (no reply may inflate later requests); and a
+    later round's request is never answered from an earlier round's cache."""
     analysis = "It confuses sarcasm with praise. " * 40  # longer than the history limit
     sentences = iter(f"sentence {w} is a new one" for w in "abcdefghijklmnopqrstuvwxyz")
 
@@ -323,7 +325,7 @@ async def test_generation_always_carries_the_latest_analysis() -> None:
     assert len(bodies) == 2  # both rounds asked the teacher: no cache hit
     for body in bodies:
         assert [m["role"] for m in body["messages"][-3:]] == ["user", "assistant", "user"]
-        assert body["messages"][-2]["content"] == analysis
+        assert body["messages"][-2]["content"] == analysis[:500] + " [cut]"
     assert len(made.ctx.state.candidates) == 4
 
 
@@ -337,3 +339,30 @@ def test_per_request_defaults_and_overrides() -> None:
     assert LabellingSettings(per_request=1).texts_per_request() == 1
     with pytest.raises(ValueError):
         LabellingSettings(per_request=0)
+
+
+async def test_a_huge_reply_is_rejected_and_never_inflates_later_requests() -> None:
+    """A server ignoring max_tokens writes a 200k-character input and a 200k-character analysis:
+    the input is rejected as too long, and the next request carries the analysis cut short."""
+    huge = "word " * 40_000
+    sentences = iter(f"sentence {w} is a new one" for w in "abcdefghijklmnopqrstuvwxyz")
+
+    def handle(body: dict[str, Any]) -> FakeReply:
+        if not is_generation(body):
+            return FakeReply.text(huge, usage=(100, 50))  # a server that under-reports, too
+        items = [{"text": next(sentences)} for _ in range(item_count(body) - 1)]
+        return items_reply([{"text": huge}, *items])
+
+    with FakeOpenAIServer(handler=handle) as srv:
+        async with generator_for(srv.base_url, budget=10**6) as generator:
+            made = make_ctx(generator, k=4)
+            made.ctx.hygiene = Hygiene(LABELS, max_text_tokens=256)
+            for round_ in range(2):
+                made.ctx.state.round = round_
+                await analyze_weakness(made.ctx)
+                await generate_inputs(made.ctx, 4, 0)
+        sizes = [len(json.dumps(b)) for b in srv.requests[1:]]
+    too_long = [r for r in made.rows if r.get("reason") == "too_long"]
+    assert len(too_long) == 2 and all(len(r["text"]) > 100_000 for r in too_long)
+    assert all(len(c.text) < 100 for c in made.ctx.state.candidates)
+    assert max(sizes) < 20_000  # every later request stays small

@@ -16,6 +16,7 @@ from evokd_agent.teacher.cache import ResponseCache
 from evokd_agent.teacher.client import TeacherClient
 from evokd_agent.teacher.config import TeacherConfig
 from evokd_agent.teacher.generator import ChatGenerator
+from evokd_agent.teacher.journal import RequestJournal
 from evokd_agent.teacher.ledger import TokenLedger
 from evokd_agent.teacher.request import ChatRequest
 
@@ -72,9 +73,11 @@ async def generator_for(
     cache_dir: Path | None = None,
     sleep: RecordedSleep | None = None,
     ledger: TokenLedger | None = None,
+    journal: bool = False,
     **config: Any,
 ) -> AsyncIterator[ChatGenerator]:
-    """A generator on a real `TeacherClient` for `base_url` (fast defaults for tests)."""
+    """A generator on a real `TeacherClient` for `base_url` (fast defaults for tests);
+    `journal`: keep the request journal in `cache_dir`, as a run does."""
     settings: dict[str, Any] = {
         "base_url": base_url,
         "model": "fake-model",
@@ -85,17 +88,21 @@ async def generator_for(
     }
     settings.update(config)
     client = TeacherClient(TeacherConfig(**settings))
+    opened = RequestJournal.open(cache_dir) if journal and cache_dir is not None else None
     try:
         yield ChatGenerator(
             client,
             ledger=ledger if ledger is not None else TokenLedger(budget),
             cache=ResponseCache(cache_dir) if cache_dir is not None else None,
+            journal=opened,
             sleep=sleep or RecordedSleep(),
             rng=random.Random(0),
             progress=False,
         )
     finally:
         await client.aclose()
+        if opened is not None:
+            opened.close()
 
 
 @pytest.fixture
