@@ -173,6 +173,9 @@ class Figures:
     failures_resent: int = 0
     orphaned_answers: int = 0
     tracebacks: int = 0
+    bad_inputs: int = 0
+    bad_input_tracebacks: list[str] = field(default_factory=list)
+    """Bad inputs that ended in a traceback, or were accepted."""
     billed_over_budget: int = 0
     ledger_below_billed: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -184,7 +187,8 @@ class Figures:
             f"failure, then sent again by a resume: {self.failures_resent}",
             f"paid answers orphaned (bought by some life, never asked for by the last one): "
             f"{self.orphaned_answers}",
-            f"tracebacks: {self.tracebacks}",
+            f"tracebacks: {self.tracebacks}; bad inputs tried: {self.bad_inputs}, "
+            f"not refused with one line: {self.bad_input_tracebacks or 0}",
             f"runs billed over budget: {self.billed_over_budget}; "
             f"runs whose ledger shows less than the server billed: {self.ledger_below_billed}",
             "scenario | lives | billed | ledger | budget | exit codes",
@@ -342,6 +346,76 @@ def run_outage(root: Path, model_dir: Path, figures: Figures) -> None:
     _record(figures, "outage, then resume", [first, second], teacher.billed, ledger)
 
 
+def bad_inputs(root: Path, model_dir: Path) -> list[tuple[str, list[str], Path | None]]:
+    """(what, evokd arguments, the file changed) for inputs a user gets wrong."""
+    good = yaml.safe_load(write_config(root, "http://127.0.0.1:9/v1", model_dir).read_text())
+    data = root / "data"
+    cases: list[tuple[str, list[str], Path | None]] = []
+
+    def config(name: str, change: Any) -> None:
+        conf = json.loads(json.dumps(good))
+        change(conf)
+        path = root / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(conf))
+        cases.append((name, ["run", str(path)], path))
+
+    def raw(name: str, text: bytes, suffix: str = ".yaml") -> None:
+        path = root / f"{name}{suffix}"
+        path.write_bytes(text)
+        cases.append((name, ["run", str(path)], path))
+
+    def data_file(name: str, text: bytes) -> None:
+        path = data / f"{name}.jsonl"
+        path.write_bytes(text)
+        config(name, lambda c: c["data"].update(dev=str(path)))
+
+    raw("empty config", b"")
+    raw("config is a list", b"- a\n- b\n")
+    raw("config not yaml", b"name: [unclosed\n")
+    raw("config in latin-1", "name: caf\xe9\n".encode("latin-1"))
+    cases.append(("config missing", ["run", str(root / "nowhere.yaml")], None))
+    config("unknown field", lambda c: c.update(budget_tokenz=5))
+    config("negative budget", lambda c: c.update(budget_tokens=-1))
+    config("budget is text", lambda c: c.update(budget_tokens="lots"))
+    config("unknown method", lambda c: c.update(method="magic"))
+    config("no labels", lambda c: c.update(labels=[]))
+    config("duplicate labels", lambda c: c.update(labels=["a", "a"]))
+    config("url not http", lambda c: c["teacher"].update(base_url="ftp://x"))
+    config("zero concurrency", lambda c: c["teacher"].update(max_concurrency=0))
+    config("missing data file", lambda c: c["data"].update(dev=str(data / "gone.jsonl")))
+    config("student model missing", lambda c: c["student"].update(model=str(root / "no-model")))
+    config("task unknown", lambda c: c.update(task="summarise"))
+    config("history too small", lambda c: c.update(generation={"history_chars": 1}))
+    data_file("data not utf-8", b'{"text": "caf\xe9", "label": 1}\n')
+    data_file("data not json", b"this is not json\n")
+    data_file("data without text", b'{"label": 1}\n')
+    data_file("data with unknown label", b'{"text": "a film", "label": 7}\n')
+    data_file("data empty", b"")
+    data_file("data with a NUL byte", b'{"text": "a\x00b", "label": 1}\n')
+    cases.append(("resume of no run", ["run", "--resume", str(root / "no-run")], None))
+    cases.append(("eval of no model", ["eval", "--model", str(root / "none"), "--data", "x"], None))
+    return cases
+
+
+def run_bad_inputs(root: Path, model_dir: Path, figures: Figures) -> None:
+    """Each bad input must end with one line (exit 2), never a traceback."""
+    from evokd_agent.cli.main import main as evokd
+
+    root.mkdir(parents=True, exist_ok=True)
+    for what, args, _ in bad_inputs(root, model_dir):
+        figures.bad_inputs += 1
+        try:
+            code = evokd([*args, "--no-progress"] if args[0] == "run" else args)
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+        except BaseException as exc:
+            figures.tracebacks += 1
+            figures.bad_input_tracebacks.append(f"{what}: {type(exc).__name__}: {exc}")
+            continue
+        if code == 0:
+            figures.bad_input_tracebacks.append(f"{what}: accepted (exit 0)")
+
+
 def _record(figures: Figures, scenario: str, exits: list[int], billed: int, ledger: int) -> None:
     figures.billed_over_budget += billed > BUDGET
     figures.ledger_below_billed += ledger < billed
@@ -388,12 +462,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     model = tiny_model(args.out / "tiny_bert")
     figures = Figures()
-    done = 0
+    run_bad_inputs(args.out / "bad", model, figures)
     run = 0
-    while done < args.kills:
-        kills = min(args.per_run, args.kills - done)
+    while figures.kills < args.kills:
+        kills = min(args.per_run, args.kills - figures.kills)
         run_killed(args.out / f"killed-{run}", model, kills, rng, figures)
-        done += kills
         run += 1
         print(f"killed runs: {run}, kills so far {figures.kills}", file=sys.stderr, flush=True)
     run_over_reporting(args.out, model, figures)

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.suite import BUDGET, Figures, run_killed, run_outage, run_over_reporting
+from tests.reliability.suite import (
+    BUDGET,
+    Figures,
+    run_bad_inputs,
+    run_killed,
+    run_outage,
+    run_over_reporting,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -40,3 +47,14 @@ def test_an_outage_exits_3_and_resumes(tmp_path: Path, tiny_model_dir: Path) -> 
     [row] = figures.rows
     assert row["exits"] == "3 0" and figures.tracebacks == 0
     assert row["billed"] <= BUDGET
+
+
+def test_bad_inputs_end_in_one_line_never_a_traceback(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    figures = Figures()
+    run_bad_inputs(tmp_path, tiny_model_dir, figures)
+    err = capsys.readouterr().err
+    assert figures.bad_inputs >= 20
+    assert figures.bad_input_tracebacks == [] and figures.tracebacks == 0
+    assert "Traceback" not in err
