@@ -47,7 +47,14 @@ from evokd_agent.teacher.ledger import Reservation, TokenLedger
 from evokd_agent.teacher.outage import OutageWatch
 from evokd_agent.teacher.progress import Progress
 from evokd_agent.teacher.ratelimit import RateLimiter
-from evokd_agent.teacher.request import ChatError, ChatRequest, ChatResult, Usage
+from evokd_agent.teacher.request import (
+    ChatError,
+    ChatRequest,
+    ChatResult,
+    Usage,
+    cached_prompt_tokens,
+)
+from evokd_agent.teacher.request_log import log_result
 from evokd_agent.teacher.retry import AttemptFailed, RetryPolicy
 from evokd_agent.teacher.tokens import TokenCounter
 
@@ -273,7 +280,7 @@ class ChatGenerator:
                 retries=retries,
                 latency=self._clock() - started,
             )
-            self._log_result(batch.log, result, key)
+            self._log(batch.log, result, key)
             return result
         self.outages.answered()
         result = ChatResult(
@@ -284,8 +291,11 @@ class ChatGenerator:
             retries=retries,
             latency=self._clock() - started,
         )
-        self._log_result(batch.log, result, key)
+        self._log(batch.log, result, key)
         return result
+
+    def _log(self, log: FilteringBoundLogger, result: ChatResult, key: str | None) -> None:
+        log_result(log, result, key, log_content=self.config.log_content)
 
     def _gave_up(self, failed: AttemptFailed, attempt_id: int | None) -> None:
         """Journal a request given up, and stop the run if the give-ups add up to an outage."""
@@ -320,7 +330,7 @@ class ChatGenerator:
         if failure is None:
             return None  # cut short by the crash (or withdrawn): send it again
         result = ChatResult(index, request, error=failure, retries=len(replay.attempts) - 1)
-        self._log_result(batch.log, result, key)
+        self._log(batch.log, result, key)
         return result
 
     async def _attempt(
@@ -458,7 +468,7 @@ class ChatGenerator:
         self.ledger.record_cache_hit(request.phase, request.round, p + c, cached)
         usage = Usage(p, c, 0, "cache", cached)
         result = ChatResult(index, request, response=completion, usage=usage, cached=True)
-        self._log_result(log, result, key)
+        self._log(log, result, key)
         return result
 
     def _no_budget(
@@ -494,59 +504,8 @@ class ChatGenerator:
             retries=retries,
             latency=0.0 if started is None else self._clock() - started,
         )
-        self._log_result(batch.log, result, None)
+        self._log(batch.log, result, None)
         return result
-
-    def _log_result(self, log: FilteringBoundLogger, result: ChatResult, key: str | None) -> None:
-        request = result.request
-        usage = result.usage
-        error = result.error
-        fields: dict[str, Any] = {
-            "index": result.index,
-            "phase": request.phase,
-            "round": request.round,
-            "status": "cached" if result.cached else "ok" if error is None else error.kind,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "cached_prompt_tokens": usage.cached_prompt_tokens,
-            "reserved": usage.reserved,
-            "usage_source": usage.source,
-            "latency_ms": round(result.latency * 1000.0, 2),
-            "retries": result.retries,
-            "cached": result.cached,
-            "key": key[:16] if key else None,
-        }
-        if error is not None:
-            fields["http_status"] = error.status
-            fields["error"] = error.message
-        if self.config.log_content:
-            if request.prompt is not None:
-                fields["prompt"] = request.prompt
-            else:
-                fields["messages"] = [dict(m) for m in request.messages]
-            if result.response is not None:
-                fields["response"] = [c.message.model_dump() for c in result.response.choices]
-        if error is None or error.kind == "budget":
-            log.info("teacher.request", **fields)
-        else:
-            log.warning("teacher.request", **fields)
-
-
-def cached_prompt_tokens(completion: ChatCompletion) -> int:
-    """Prompt tokens the server says it served from its prefix cache
-    (`usage.prompt_tokens_details.cached_tokens`, as OpenAI and vLLM report them); 0 when the
-    field is absent, null or not a count. Never more than the prompt tokens."""
-    usage = completion.usage
-    details = getattr(usage, "prompt_tokens_details", None)
-    # A body read leniently (`parse_completion`) may keep the details as a plain dict.
-    value = details.get("cached_tokens") if isinstance(details, dict) else None
-    if value is None:
-        value = getattr(details, "cached_tokens", None)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0
-    prompt = getattr(usage, "prompt_tokens", None)
-    limit = int(prompt) if isinstance(prompt, int | float) else 0
-    return max(0, min(int(value), limit))
 
 
 async def _with_timeout(awaitable: Awaitable[T], seconds: float) -> T:

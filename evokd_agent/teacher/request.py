@@ -154,3 +154,20 @@ class ChatResult:
         if self.response is None or not self.response.choices:
             return None
         return self.response.choices[0].message.content
+
+
+def cached_prompt_tokens(completion: ChatCompletion) -> int:
+    """Prompt tokens the server says it served from its prefix cache
+    (`usage.prompt_tokens_details.cached_tokens`, as OpenAI and vLLM report them); 0 when the
+    field is absent, null or not a count. Never more than the prompt tokens."""
+    usage = completion.usage
+    details = getattr(usage, "prompt_tokens_details", None)
+    # A body read leniently (`parse_completion`) may keep the details as a plain dict.
+    value = details.get("cached_tokens") if isinstance(details, dict) else None
+    if value is None:
+        value = getattr(details, "cached_tokens", None)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    prompt = getattr(usage, "prompt_tokens", None)
+    limit = int(prompt) if isinstance(prompt, int | float) else 0
+    return max(0, min(int(value), limit))
