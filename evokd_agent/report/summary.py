@@ -51,6 +51,12 @@ class RunSummary:
     cached_by_phase: Mapping[str, int] = field(default_factory=dict)
     """Prompt tokens per phase the provider served from its prefix cache (inside
     `tokens_by_phase`: they count in the budget in full)."""
+    overruns: int = 0
+    """Replies whose reported usage passed their reservation (the ledger's `overruns`)."""
+    overrun_tokens: int = 0
+    """Tokens those replies used beyond their reservations (inside `tokens_spent`)."""
+    sending_stopped: str | None = None
+    """Why the ledger stopped sending before the budget was spent, if it did."""
 
     @property
     def cached_prompt_tokens(self) -> int:
@@ -113,7 +119,22 @@ def summarize(
         per_class=per_class_scores(best.dev) if best else (),
         errors=confusions(best.dev) if best else (),
         cached_by_phase=cached,
+        **_overruns(ledger),
     )
+
+
+def _overruns(ledger: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The overrun fields of a saved ledger (absent from ledgers written before they were)."""
+    if not isinstance(ledger, Mapping):
+        return {}
+    total = ledger.get("total")
+    total = total if isinstance(total, Mapping) else {}
+    stopped = ledger.get("stopped")
+    return {
+        "overruns": int(total.get("overruns") or 0),
+        "overrun_tokens": int(total.get("overrun_tokens") or 0),
+        "sending_stopped": stopped if isinstance(stopped, str) else None,
+    }
 
 
 def _phase_order(samples: Sequence[SampleRecord]) -> Any:

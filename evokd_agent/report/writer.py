@@ -114,6 +114,18 @@ def _cached_note(s: RunSummary) -> str:
     return f" ({_n(cached)} prompt tokens from the provider's prefix cache, counted in full)"
 
 
+def _overrun_note(s: RunSummary) -> str:
+    note = ""
+    if s.overruns:
+        note += (
+            f"; {s.overruns} replies used more than their reservation "
+            f"(+{_n(s.overrun_tokens)} tokens)"
+        )
+    if s.sending_stopped:
+        note += f"; sending stopped early: {s.sending_stopped}"
+    return note
+
+
 def report_blocks(s: RunSummary) -> list[Block]:
     """The report's content, independent of the output format."""
     c = s.config
@@ -146,7 +158,8 @@ def report_blocks(s: RunSummary) -> list[Block]:
                     f"Best dev F1: {_f(s.best.dev_f1)} at round {s.best.round} "
                     f"({_n(s.best.tokens_spent)} tokens){_test(s.best.test_f1, 'test F1 there')}",
                     f"Final dev F1: {_f(s.final.dev_f1)}{_test(s.final.test_f1, 'final test F1')}",
-                    f"Teacher tokens spent: {_n(s.tokens_spent)}{budget}{_cached_note(s)}",
+                    f"Teacher tokens spent: {_n(s.tokens_spent)}{budget}{_cached_note(s)}"
+                    + _overrun_note(s),
                 ]
             )
         )

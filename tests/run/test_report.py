@@ -67,6 +67,8 @@ def run(tmp_path: Path, config: RunConfig) -> RunStore:
         "ledger.json",
         {
             "budget": config.budget_tokens,
+            "stopped": "the teacher reported 900 completion tokens for a request limited to 96",
+            "total": {"overruns": 1, "overrun_tokens": 804},
             "spend": [
                 {
                     "phase": "generation",
@@ -111,6 +113,8 @@ def test_report_writes_a_png_markdown_and_html(run: RunStore) -> None:
     assert "| generation | 750 | 75.4% | 380 |" in md and "| labelling | 155 | 15.6% | 0 |" in md
     assert "| analysis | 90 | 9.0% | 0 |" in md
     assert "(380 prompt tokens from the provider's prefix cache, counted in full)" in md
+    assert "; 1 replies used more than their reservation (+804 tokens)" in md
+    assert "sending stopped early: the teacher reported 900 completion tokens" in md
     # The best round's per-class scores and its most frequent confusion.
     positive = best.dev["per_class_f1"]["positive"]
     assert f"| positive | {positive:.4f} | 50 |" in md
