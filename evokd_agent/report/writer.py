@@ -8,7 +8,9 @@ paragraphs, tables, the image) and rendered twice, so Markdown and HTML never di
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from evokd_agent.distill.rejections import REASONS
+from evokd_agent.report.model_card import CARD_NAME, model_card
 from evokd_agent.report.plot import plot_f1_vs_tokens
 from evokd_agent.report.summary import RunSummary, summarize
 from evokd_agent.rundir.durable import write_text_atomic
-from evokd_agent.rundir.store import LEDGER_FILE, RunStore
+from evokd_agent.rundir.store import LEDGER_FILE, SAMPLES_FILE, RunStore
 
 PLOT_FILE = "f1_vs_tokens.png"
 MARKDOWN_FILE = "report.md"
@@ -88,7 +91,31 @@ def write_report(
     write_text_atomic(markdown, render_markdown(blocks))
     page = out / HTML_FILE
     write_text_atomic(page, render_html(blocks, f"evokd report: {summary.name}", {PLOT_FILE: plot}))
+    _write_card(store, summary)
     return ReportPaths(plot=plot, markdown=markdown, html=page)
+
+
+def _write_card(store: RunStore, summary: RunSummary) -> None:
+    """The student's model card, `final/README.md`, once the run has a final student."""
+    final_dir = store.path / "final"
+    final = store.read_json("final.json")
+    if not final_dir.is_dir() or not isinstance(final, dict):
+        return
+    rows = []
+    samples = store.path / SAMPLES_FILE
+    if samples.exists():
+        for line in samples.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError):
+                rows.append(json.loads(line))
+    card = model_card(
+        summary.config,
+        final,
+        rows,
+        tokens_spent=summary.tokens_spent,
+        n_train=summary.final.n_train if summary.final is not None else None,
+        stop_reason=summary.state.stop_reason or str(final.get("reason", "")),
+    )
+    write_text_atomic(final_dir / CARD_NAME, card)
 
 
 def _f(value: float | None) -> str:
