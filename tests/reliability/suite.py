@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         kills = min(args.per_run, args.kills - figures.kills)
         run_killed(args.out / f"killed-{run}", model, kills, rng, figures)
         run += 1
-        print(f"killed runs: {run}, kills so far {figures.kills}", file=sys.stderr, flush=True)
+        print(f"--- after {run} killed runs\n{figures.show()}", file=sys.stderr, flush=True)
     run_over_reporting(args.out, model, figures)
     run_outage(args.out, model, figures)
     print(figures.show())
