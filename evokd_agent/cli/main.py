@@ -13,6 +13,7 @@ from pathlib import Path
 from evokd_agent import __version__
 from evokd_agent.cli.bench import add_bench_parser
 from evokd_agent.cli.eval import add_eval_parser
+from evokd_agent.cli.export import add_export_parser
 from evokd_agent.cli.report import add_report_parser
 from evokd_agent.errors import EvokdError
 
@@ -203,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     add_report_parser(sub)
+    add_export_parser(sub)
     add_bench_parser(sub)
     add_eval_parser(sub)
     _add_teacher(sub)

@@ -1,0 +1,56 @@
+"""`evokd export RUN_DIR`: argparse wiring for the CLI (added to `evokd_agent.cli.main`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `export` subcommand to the `evokd` subparsers."""
+    export = sub.add_parser(
+        "export",
+        help="write a run's distilled data set (accepted samples with their provenance)",
+    )
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory")
+    export.add_argument(
+        "--format",
+        choices=("jsonl", "parquet", "hf"),
+        default="jsonl",
+        help="jsonl, parquet, or hf (a datasets.DatasetDict saved to disk, with a dataset card)",
+    )
+    export.add_argument(
+        "--out", type=Path, default=None, help="folder to write (default: RUN_DIR/export/FORMAT)"
+    )
+    export.add_argument(
+        "--rejected", action="store_true", help="add the rejected samples, with their reasons"
+    )
+    export.add_argument(
+        "--push-to-hub",
+        metavar="REPO",
+        default=None,
+        help="upload the export (format hf) as the Hugging Face data set REPO (user/name); "
+        "needs a write token in HF_TOKEN",
+    )
+    export.add_argument(
+        "--public", action="store_true", help="with --push-to-hub: a public repo (default private)"
+    )
+    export.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Write the export and print where it is; errors are `EvokdError`s for the CLI to print."""
+    from evokd_agent.errors import EvokdError
+    from evokd_agent.report.export import export_run, push_to_hub
+
+    if args.push_to_hub and args.format != "hf":
+        raise EvokdError(
+            "--push-to-hub uploads the hf format only", "add --format hf to the command"
+        )
+    done = export_run(args.run_dir, args.format, args.out, rejected=args.rejected)
+    rows = ", ".join(f"{name} {n}" for name, n in done.splits.items())
+    print(f"{args.format} export ({rows}) in {done.path}")
+    if args.push_to_hub:
+        url = push_to_hub(done.path, args.push_to_hub, private=not args.public)
+        print(f"pushed to {url}")
+    return 0
