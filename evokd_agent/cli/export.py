@@ -16,8 +16,15 @@ def add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     export.add_argument(
         "--format",
         choices=("jsonl", "parquet", "hf"),
-        default="jsonl",
-        help="jsonl, parquet, or hf (a datasets.DatasetDict saved to disk, with a dataset card)",
+        default=None,
+        help="the data set as jsonl (the default without --onnx), parquet, or hf "
+        "(a datasets.DatasetDict saved to disk, with a dataset card)",
+    )
+    export.add_argument(
+        "--onnx",
+        action="store_true",
+        help="export the student to ONNX (model.onnx, tokenizer, labels) in RUN_DIR/export/onnx, "
+        "or --out with no --format",
     )
     export.add_argument(
         "--out", type=Path, default=None, help="folder to write (default: RUN_DIR/export/FORMAT)"
@@ -41,15 +48,33 @@ def add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run_export(args: argparse.Namespace) -> int:
     """Write the export and print where it is; errors are `EvokdError`s for the CLI to print."""
     from evokd_agent.errors import EvokdError
-    from evokd_agent.report.export import export_run, push_to_hub
+    from evokd_agent.report.export import Format, export_run, push_to_hub
 
     if args.push_to_hub and args.format != "hf":
         raise EvokdError(
             "--push-to-hub uploads the hf format only", "add --format hf to the command"
         )
-    done = export_run(args.run_dir, args.format, args.out, rejected=args.rejected)
+    if args.onnx:
+        from evokd_agent.student.onnx import export_onnx
+
+        final = args.run_dir / "final"
+        if not final.is_dir():
+            raise EvokdError(
+                f"{args.run_dir} has no final student (final/)",
+                "export a finished run, or `evokd run --resume` it first",
+            )
+        onnx_out = args.out if args.out is not None and args.format is None else None
+        path = export_onnx(final, onnx_out or args.run_dir / "export" / "onnx")
+        print(
+            f"onnx student in {path.parent} "
+            "(load it with evokd_agent.student.onnx.load_onnx_student)"
+        )
+        if args.format is None:
+            return 0
+    fmt: Format = args.format or "jsonl"
+    done = export_run(args.run_dir, fmt, args.out, rejected=args.rejected)
     rows = ", ".join(f"{name} {n}" for name, n in done.splits.items())
-    print(f"{args.format} export ({rows}) in {done.path}")
+    print(f"{fmt} export ({rows}) in {done.path}")
     if args.push_to_hub:
         url = push_to_hub(done.path, args.push_to_hub, private=not args.public)
         print(f"pushed to {url}")

@@ -134,3 +134,17 @@ def test_push_to_hub_uploads_the_export(
     assert "README.md" in committed and "dataset_dict.json" in committed
     assert any(p.startswith("train/") and p.endswith(".arrow") for p in committed)
     assert "pushed to https://huggingface.co/datasets/me/data" in capsys.readouterr().out
+
+
+def test_onnx_export_of_a_run_predicts_as_its_student(run_dir: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from evokd_agent.student.onnx import load_onnx_student
+    from evokd_agent.student.student import TextStudent, load_student
+
+    assert main(["export", str(run_dir), "--onnx", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "model.onnx").is_file() and (tmp_path / "tokenizer.json").is_file()
+    portable, student = load_onnx_student(tmp_path), load_student(run_dir / "final", device="cpu")
+    assert isinstance(portable, TextStudent) and isinstance(student, TextStudent)
+    texts = [s["text"] for s in _samples(run_dir)]
+    assert np.abs(portable.predict_proba(texts) - student.predict_proba(texts)).max() <= 1e-4

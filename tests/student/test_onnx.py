@@ -1,0 +1,55 @@
+"""ONNX export of the student: onnxruntime predicts what torch predicts (to 1e-4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from evokd_agent.student.data import NerSample, TextSample
+from evokd_agent.student.onnx import export_onnx, load_onnx_student
+from evokd_agent.student.student import NerStudent, TextStudent
+
+WORDS = ["the", "a", "film", "movie", "plot", "cast", "great", "dull", "fine", "bad"]
+WORDS += ["good", "story", "acting", "long", "short"]
+
+
+def _sentences(n: int, seed: int = 0) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    return [list(rng.choice(WORDS, size=int(rng.integers(2, 30)))) for _ in range(n)]
+
+
+def test_classifier_predictions_match_torch(tmp_path: Path, tiny_model_dir: Path) -> None:
+    student = TextStudent.create(["negative", "positive"], tiny_model_dir, seed=3, device="cpu")
+    texts = [" ".join(s) for s in _sentences(100)]
+    student.train([TextSample(t, "positive" if "good" in t else "negative") for t in texts[:20]])
+    student.save(tmp_path / "final")
+    export_onnx(tmp_path / "final", tmp_path / "onnx")
+    portable = load_onnx_student(tmp_path / "onnx")
+    assert isinstance(portable, TextStudent)
+    torch_probs = student.predict_proba(texts)
+    onnx_probs = portable.predict_proba(texts)
+    assert onnx_probs.shape == (100, 2)
+    assert np.abs(onnx_probs - torch_probs).max() <= 1e-4
+    assert portable.predict(texts) == student.predict(texts)
+
+
+def test_tagger_predictions_match_torch(tmp_path: Path, tiny_model_dir: Path) -> None:
+    tags = ["O", "B-person", "I-person"]
+    student = NerStudent.create(tags, tiny_model_dir, seed=3, device="cpu")
+    sentences = _sentences(100, seed=1)
+    student.train(
+        [
+            NerSample(tuple(s), tuple("B-person" if w == "cast" else "O" for w in s))
+            for s in sentences[:20]
+        ]
+    )
+    student.save(tmp_path / "final")
+    export_onnx(tmp_path / "final", tmp_path / "onnx")
+    portable = load_onnx_student(tmp_path / "onnx")
+    assert isinstance(portable, NerStudent)
+    for mine, theirs in zip(
+        portable.predict_proba(sentences), student.predict_proba(sentences), strict=True
+    ):
+        assert np.abs(mine - theirs).max() <= 1e-4
+    assert portable.predict(sentences) == student.predict(sentences)
