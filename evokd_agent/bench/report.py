@@ -62,6 +62,8 @@ class GroupRow:
     budget_share: float | None = None
     """Mean fraction of the budget spent; None for a method that spends none."""
     cached: float = 0.0
+    cost: float | None = None
+    """Mean teacher cost in dollars (None when a run's teacher had no price)."""
     """Mean prompt tokens served from the provider's prefix cache."""
     accepted: float = 0.0
     """Mean accepted samples."""
@@ -107,6 +109,7 @@ def aggregate(runs: Sequence[RunResult]) -> list[GroupRow]:
                 wall=statistics.fmean(walls) if walls else None,
                 budget_share=statistics.fmean(shares) if shares else None,
                 cached=statistics.fmean(m.cached_prompt_tokens for m in members),
+                cost=_mean_cost(members),
                 accepted=statistics.fmean(m.accepted for m in members),
                 tokens_per_accepted=sum(m.tokens_spent for m in members) / accepted
                 if budget and accepted
@@ -114,6 +117,11 @@ def aggregate(runs: Sequence[RunResult]) -> list[GroupRow]:
             )
         )
     return rows
+
+
+def _mean_cost(members: Sequence[RunResult]) -> float | None:
+    costs = [m.cost_usd for m in members]
+    return None if any(c is None for c in costs) else statistics.fmean(c or 0.0 for c in costs)
 
 
 def _score(row: GroupRow, name: str) -> str:
@@ -189,7 +197,8 @@ def table_markdown(
                 "the budget counts them in full).",
                 "Accepted samples: new samples per run that joined the training data (mean; "
                 "teacher-labelled, or EDA's edits). Tokens / accepted: all seeds' tokens over "
-                "all their accepted samples. Wall: seconds per run (mean).",
+                "all their accepted samples. Wall: seconds per run (mean). Cost: the teacher's "
+                "price in dollars per run (mean; '–' when its model has no price).",
             ]
         ),
         Table(
@@ -206,6 +215,7 @@ def table_markdown(
                 "cached prompt tokens",
                 "accepted samples",
                 "tokens / accepted sample",
+                "cost $",
                 "wall s",
             ],
             [
@@ -220,6 +230,7 @@ def table_markdown(
                     f"{r.cached:,.0f}",
                     f"{r.accepted:,.1f}",
                     _opt(r.tokens_per_accepted, ",.0f"),
+                    _opt(r.cost, ".4f"),
                     _opt(r.wall, ".1f"),
                 ]
                 for r in rows
@@ -251,7 +262,7 @@ def table_csv(rows: Sequence[GroupRow], teacher: str) -> str:
     header = ["dataset", "task", "method", "budget", "n_seeds", *score_cols]
     header += ["tokens_spent_mean", "budget_spent_pct_mean", "cached_prompt_tokens_mean"]
     header += ["accepted_samples_mean", "tokens_per_accepted_sample", "wall_seconds_mean"]
-    header += ["teacher"]
+    header += ["cost_usd_mean", "teacher"]
     out = []
     for r in rows:
         values: list[Any] = [r.dataset, r.task, r.method, r.budget, r.n]
@@ -259,7 +270,7 @@ def table_csv(rows: Sequence[GroupRow], teacher: str) -> str:
             stat = r.scores.get(name)
             values += [stat.mean, stat.std] if stat is not None else ["", ""]
         values += [r.tokens, _pct(r.budget_share), r.cached, r.accepted]
-        values += [_blank(r.tokens_per_accepted), _blank(r.wall), teacher]
+        values += [_blank(r.tokens_per_accepted), _blank(r.wall), _blank(r.cost), teacher]
         out.append(values)
     return _csv(header, out)
 
@@ -286,6 +297,7 @@ def runs_csv(runs: Sequence[RunResult], root: Path | None = None) -> str:
     header = ["dataset", "task", "method", "budget", "seed", *(f"test_{s}" for s in SCORES)]
     header += ["tokens_spent", "budget_spent_pct", "cached_prompt_tokens", "accepted_samples"]
     header += ["tokens_per_accepted_sample", "wall_seconds", "rounds", "stop_reason", "run_dir"]
+    header += ["cost_usd"]
     return _csv(
         header,
         (
@@ -293,7 +305,7 @@ def runs_csv(runs: Sequence[RunResult], root: Path | None = None) -> str:
             + [r.scores.get(s, "") for s in SCORES]
             + [r.tokens_spent, _pct(r.budget_share), r.cached_prompt_tokens, r.accepted]
             + [_blank(r.tokens_per_accepted), r.wall_seconds or "", len(r.rounds)]
-            + [r.stop_reason or "", _shown(r.run_dir, root)]
+            + [r.stop_reason or "", _shown(r.run_dir, root), _blank(r.cost_usd)]
             for r in runs
         ),
     )

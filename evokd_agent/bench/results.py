@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evokd_agent.bench.cells import CellResult, cell_wall_seconds
-from evokd_agent.report.summary import accepted_samples, cached_prompt_tokens
+from evokd_agent.report.summary import accepted_samples, cached_prompt_tokens, ledger_cost
 from evokd_agent.rundir.records import RoundMetrics
 from evokd_agent.rundir.store import LEDGER_FILE, RunStore
 from evokd_agent.teacher.simulated_config import SimulatedTeacherConfig
@@ -42,6 +42,8 @@ class RunResult:
     """New samples that joined the training data (see `summary.accepted_samples`)."""
     stop_reason: str | None = None
     """Why the run ended (state.json)."""
+    cost_usd: float | None = None
+    """The teacher's cost in dollars (None: its model has no price)."""
 
     @property
     def budget_share(self) -> float | None:
@@ -98,6 +100,7 @@ def load_result(result: CellResult) -> RunResult | None:
         cached_prompt_tokens=cached_prompt_tokens(store.read_json(LEDGER_FILE)),
         accepted=accepted_samples(store.read_samples()),
         stop_reason=store.read_state().stop_reason,
+        cost_usd=ledger_cost(store.read_json(LEDGER_FILE)),
     )
 
 

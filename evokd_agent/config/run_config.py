@@ -317,6 +317,9 @@ class RunConfig(BaseModel):
     """Seed for sampling, training and subsets: same seed, same run (teacher permitting)."""
     prompts_dir: Path | None = None
     """Folder of prompt templates overriding the shipped ones; None uses the shipped prompts."""
+    price_table: Path | None = None
+    """A YAML file of teacher prices per model (the layout of the shipped
+    evokd_agent/teacher/prices.yaml), adding to or overriding it; `teacher.prices` wins."""
     extra_tools: list[NonEmpty] = Field(default_factory=list)
     """Extra agent tools: Python files (path) or importable module names."""
     run_root: Path = Path("runs")
@@ -356,6 +359,16 @@ class RunConfig(BaseModel):
         path = _resolve(value, info)
         if not path.is_dir():
             raise ValueError(f"prompts folder {path} does not exist")
+        return path
+
+    @field_validator("price_table")
+    @classmethod
+    def _price_table(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = _resolve(value, info)
+        if not path.is_file():
+            raise ValueError(f"price table {path} does not exist")
         return path
 
     @field_validator("extra_tools")

@@ -102,6 +102,7 @@ def model_card(
     tokens_spent: int,
     n_train: int | None,
     stop_reason: str,
+    cost_usd: float | None = None,
 ) -> str:
     """The card's text, from the run's resolved config, `final.json`, its samples log, spend."""
     name = str(config.get("name", "student"))
@@ -168,7 +169,12 @@ def model_card(
                     f"{tokens_spent:,}"
                     + (f" of a {budget:,} budget" if isinstance(budget, int) else ""),
                 ],
-                ["cost in money", "not priced (no price table for this teacher)"],
+                [
+                    "teacher cost",
+                    "not priced (no price for this teacher model)"
+                    if cost_usd is None
+                    else f"${cost_usd:.4f}",
+                ],
                 ["training samples", "–" if n_train is None else f"{n_train:,}"],
                 ["why the run stopped", stop_reason],
             ],

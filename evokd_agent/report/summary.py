@@ -57,6 +57,8 @@ class RunSummary:
     """Tokens those replies used beyond their reservations (inside `tokens_spent`)."""
     sending_stopped: str | None = None
     """Why the ledger stopped sending before the budget was spent, if it did."""
+    cost_usd: float | None = None
+    """The teacher's cost in dollars, when it has prices (the ledger's `total.cost_usd`)."""
 
     @property
     def cached_prompt_tokens(self) -> int:
@@ -130,10 +132,12 @@ def _overruns(ledger: Mapping[str, Any] | None) -> dict[str, Any]:
     total = ledger.get("total")
     total = total if isinstance(total, Mapping) else {}
     stopped = ledger.get("stopped")
+    priced = isinstance(ledger.get("prices"), Mapping)
     return {
         "overruns": int(total.get("overruns") or 0),
         "overrun_tokens": int(total.get("overrun_tokens") or 0),
         "sending_stopped": stopped if isinstance(stopped, str) else None,
+        "cost_usd": float(total.get("cost_usd") or 0.0) if priced else None,
     }
 
 
@@ -161,6 +165,12 @@ def _ledger_phases(ledger: Mapping[str, Any] | None) -> tuple[dict[str, int], di
         # Rows of ledgers written before prompt caching was read have no such field: 0.
         cached[phase] = cached.get(phase, 0) + int(row.get("cached_prompt_tokens") or 0)
     return tokens, cached
+
+
+def ledger_cost(ledger: Mapping[str, Any] | None) -> float | None:
+    """The teacher's cost in dollars from a saved ledger; None when it had no prices."""
+    cost: float | None = _overruns(ledger).get("cost_usd")
+    return cost
 
 
 def cached_prompt_tokens(ledger: Mapping[str, Any] | None) -> int:

@@ -114,6 +114,7 @@ def _write_card(store: RunStore, summary: RunSummary) -> None:
         tokens_spent=summary.tokens_spent,
         n_train=summary.final.n_train if summary.final is not None else None,
         stop_reason=summary.state.stop_reason or str(final.get("reason", "")),
+        cost_usd=summary.cost_usd,
     )
     write_text_atomic(final_dir / CARD_NAME, card)
 
@@ -187,6 +188,12 @@ def report_blocks(s: RunSummary) -> list[Block]:
                     f"Final dev F1: {_f(s.final.dev_f1)}{_test(s.final.test_f1, 'final test F1')}",
                     f"Teacher tokens spent: {_n(s.tokens_spent)}{budget}{_cached_note(s)}"
                     + _overrun_note(s),
+                    "Teacher cost: "
+                    + (
+                        f"${s.cost_usd:.4f}"
+                        if s.cost_usd is not None
+                        else "not priced (no price for this teacher model; set teacher.prices)"
+                    ),
                 ]
             )
         )

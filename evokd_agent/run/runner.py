@@ -51,6 +51,7 @@ from evokd_agent.teacher.config import TeacherConfig
 from evokd_agent.teacher.generator import ChatGenerator
 from evokd_agent.teacher.journal import RequestJournal
 from evokd_agent.teacher.ledger import TokenLedger
+from evokd_agent.teacher.prices import Prices, prices_for
 
 
 @dataclass(frozen=True)
@@ -207,11 +208,16 @@ class Bookkeeper:
         say(
             f"round {rnd}/{self.config.max_rounds} | dev F1 {row['dev_f1']:.3f} "
             f"(best {best.dev_f1:.3f}){test_part} | tokens {ledger.spent:,}/"
-            f"{self.config.budget_tokens:,} | train {row['n_train']} | "
+            f"{self.config.budget_tokens:,}{_dollars(ledger)} | train {row['n_train']} | "
             f"{time.perf_counter() - self.started:.0f}s"
             + (f" | stopping: {reason}" if reason else "")
         )
         return reason
+
+
+def _dollars(ledger: TokenLedger) -> str:
+    status = ledger.status()
+    return f" (${status.total.cost_usd:.4f})" if status.priced else ""
 
 
 def build_student(config: RunConfig) -> TextStudent | NerStudent:
@@ -265,7 +271,7 @@ async def _distil(
     hygiene.add_training(sample_text(s) for s in seeds)
     # The cache is this run's own: a hit is an answer this run paid for before an interruption,
     # charged again so the replay retraces the original spend exactly (nothing is re-sent).
-    ledger = TokenLedger(config.budget_tokens, charge_cache_hits=True)
+    ledger = TokenLedger(config.budget_tokens, charge_cache_hits=True, prices=_prices(config))
     if resume is not None:
         say("resuming: replaying the run; answers already received come from its cache")
     student = build_student(config)
@@ -387,6 +393,13 @@ def _label_scoring(config: RunConfig) -> ScoringSetup | None:
         input_name=settings.input_name,
         label_name=settings.label_name,
     )
+
+
+def _prices(config: RunConfig) -> Prices | None:
+    """The teacher's prices: its own, else its model's entry in the price tables."""
+    teacher = config.teacher
+    model = "simulated-teacher" if teacher.is_simulated else teacher.model
+    return prices_for(model, override=teacher.prices, table=config.price_table)
 
 
 def _json_mode(teacher: TeacherConfig, options: MethodOptions) -> Any:

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from evokd_agent.errors import EvokdError
+from evokd_agent.teacher.prices import Prices
 from evokd_agent.teacher.simulated_config import SIMULATED, SimulatedTeacherConfig
 
 EMBEDDED = "embedded"
@@ -71,6 +72,9 @@ class TeacherConfig(BaseModel):
     """Post requests to plain-HTTP endpoints (no proxy) on the lean HTTP/1.1 pool; False, and for
     https or proxied endpoints: the SDK's `create` on aiohttp (several ms more client CPU per
     request, which only matters at the request rates of local servers)."""
+    prices: Prices | None = None
+    """US dollars per million tokens (prompt, cached_prompt, completion) for this teacher;
+    None: the model's entry in the price table (README "Cost in dollars")."""
     log_content: bool = False
     """Also log prompts and completions (off: logs carry only counts, latencies and statuses)."""
     simulated: SimulatedTeacherConfig | None = None

@@ -465,7 +465,9 @@ class ChatGenerator:
             c = self.counter.count_completion(completion)
         # The stored usage is the original purchase's: the ledger decides whether this replay
         # counts it (a resumed run) or not (a free hit), so nothing is counted twice.
-        self.ledger.record_cache_hit(request.phase, request.round, p + c, cached)
+        self.ledger.record_cache_hit(
+            request.phase, request.round, p + c, cached, cost_usd=self.ledger.cost(p, c, cached)
+        )
         usage = Usage(p, c, 0, "cache", cached)
         result = ChatResult(index, request, response=completion, usage=usage, cached=True)
         self._log(log, result, key)

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from evokd_agent.errors import EvokdError
+from evokd_agent.teacher.prices import Prices
 from evokd_agent.teacher.request import Phase
 
 
@@ -76,6 +77,9 @@ class Spend:
     """Replies whose reported usage passed their reservation (already inside the counts)."""
     overrun_tokens: int = 0
     """Tokens those replies used beyond their reservations (already inside the counts)."""
+    cost_usd: float = 0.0
+    """Dollars the tokens charged cost at the teacher's prices (0 when it has none): prompt,
+    cached prompt and completion tokens at their prices, unconfirmed ones at the dearest."""
 
     @property
     def total(self) -> int:
@@ -126,6 +130,8 @@ class BudgetStatus:
     """Requests whose reported usage exceeded their reservation."""
     stopped: str | None = None
     """Why the ledger stopped sending before the budget was spent (an overrun), or None."""
+    priced: bool = False
+    """Whether the teacher has prices (`total.cost_usd` is then its cost in dollars)."""
 
     def summary(self) -> str:
         """One line for people and for the agent's budget_status tool."""
@@ -135,6 +141,7 @@ class BudgetStatus:
         return (
             f"{self.spent} of {budget} tokens spent{left}"
             + (f" ({phases})" if phases else "")
+            + (f"; ${self.total.cost_usd:.4f}" if self.priced else "")
             + (
                 f"; {self.total.cached_prompt_tokens} prompt tokens served from the provider's "
                 "prefix cache (counted in full)"
@@ -166,13 +173,21 @@ class TokenLedger:
     event loop of its caller.
     """
 
-    def __init__(self, budget: int | None = None, *, charge_cache_hits: bool = False) -> None:
+    def __init__(
+        self,
+        budget: int | None = None,
+        *,
+        charge_cache_hits: bool = False,
+        prices: Prices | None = None,
+    ) -> None:
         """`charge_cache_hits`: count a cached answer's tokens as spent. A run's own cache holds
         only answers that run paid for, so on --resume the replay then rebuilds the spend (and
-        every tool result that reports it) exactly as it was, and the budget stays exact."""
+        every tool result that reports it) exactly as it was, and the budget stays exact.
+        `prices`: the teacher's prices, to report the spend in dollars too (`cost_usd`)."""
         if budget is not None and budget < 0:
             raise EvokdError(f"token budget {budget} is negative", "set a positive budget")
         self.budget = budget
+        self.prices = prices
         self.charge_cache_hits = charge_cache_hits
         self._lock = threading.Lock()
         self._ids = itertools.count()
@@ -281,6 +296,7 @@ class TokenLedger:
             spend.prompt_tokens += prompt_tokens
             spend.completion_tokens += completion_tokens
             spend.cached_prompt_tokens += _share(cached_prompt_tokens, prompt_tokens)
+            spend.cost_usd += self.cost(prompt_tokens, completion_tokens, cached_prompt_tokens)
             self._spent += used
             over = max(0, used - bound)
             if over:
@@ -329,7 +345,9 @@ class TokenLedger:
         """Count `tokens` as spent on attempts whose real cost is unknown (also: requests a
         crashed run sent and never saw answered, charged on resume from the request journal)."""
         with self._lock:
-            self._bucket(phase, round).unconfirmed_tokens += tokens
+            spend = self._bucket(phase, round)
+            spend.unconfirmed_tokens += tokens
+            spend.cost_usd += self.prices.unknown(tokens) if self.prices is not None else 0.0
             self._spent += tokens
         self._notify()
 
@@ -343,20 +361,32 @@ class TokenLedger:
             self._settle(res)
         self._notify()
 
+    def cost(self, prompt: int, completion: int, cached: int = 0) -> float:
+        """Dollars for a request's usage at the teacher's prices (0 without prices)."""
+        return 0.0 if self.prices is None else self.prices.cost(prompt, completion, cached)
+
     def record_cache_hit(
-        self, phase: Phase, round: int, saved_tokens: int, cached_prompt_tokens: int = 0
+        self,
+        phase: Phase,
+        round: int,
+        saved_tokens: int,
+        cached_prompt_tokens: int = 0,
+        *,
+        cost_usd: float = 0.0,
     ) -> None:
         """Count an answer served from the cache: 0 tokens spent and `saved_tokens` saved, or,
         with `charge_cache_hits`, `saved_tokens` charged as replayed spend.
 
         `cached_prompt_tokens`: the provider's prefix-cache share when the answer was first paid
         for. Only a charged replay counts it (once: a resumed run's ledger starts empty and the
-        replay stands in for the original purchase); a free hit adds nothing."""
+        replay stands in for the original purchase); a free hit adds nothing. `cost_usd`: what
+        the answer cost when first paid for (charged with the tokens)."""
         with self._lock:
             spend = self._bucket(phase, round)
             spend.cache_hits += 1
             if self.charge_cache_hits:
                 spend.replayed_tokens += saved_tokens
+                spend.cost_usd += cost_usd
                 spend.cached_prompt_tokens += _share(cached_prompt_tokens, saved_tokens)
                 self._spent += saved_tokens
             else:
@@ -446,6 +476,7 @@ class TokenLedger:
                 by_round=by_round,
                 overruns=total.overruns,
                 stopped=self._stopped,
+                priced=self.prices is not None,
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -460,6 +491,7 @@ class TokenLedger:
                 "budget": self.budget,
                 "spent": self._spent,
                 "stopped": self._stopped,
+                "prices": None if self.prices is None else self.prices.model_dump(),
                 "total": asdict(total),
                 "spend": [
                     {"phase": phase, "round": round, **asdict(spend)}
@@ -473,7 +505,10 @@ class TokenLedger:
         ledger = cls(budget if budget is not None else data.get("budget"))
         names = {f.name for f in fields(Spend)}
         for row in data.get("spend", []):
-            spend = Spend(**{k: int(v) for k, v in row.items() if k in names})
+            values: dict[str, Any] = {
+                k: float(v) if k == "cost_usd" else int(v) for k, v in row.items() if k in names
+            }
+            spend = Spend(**values)
             ledger._bucket(str(row["phase"]), int(row["round"])).add(spend)
             ledger._spent += spend.total
         return ledger

@@ -56,10 +56,11 @@ def test_spend_columns_aggregate_over_seeds() -> None:
     assert "| 945 | 94.5% | 200 | 5.0 | 189 |" in md
     assert "| 0 | – | 0 | 8.0 | – |" in md
     table = table_csv([zerogen, eda], "t").splitlines()
-    assert table[1].split(",")[-7:-1] == ["945.0", "94.5", "200.0", "5.0", "189.0", "1.0"]
+    assert table[1].split(",")[-8:-2] == ["945.0", "94.5", "200.0", "5.0", "189.0", "1.0"]
+    assert table[1].split(",")[-2] == ""  # no cost: the runs' teacher had no price
     per_run = runs_csv(runs).splitlines()
     assert per_run[2].endswith(",900,90.0,100,1,900.0,1.0,0,round limit reached: 100 of max_rounds "
-                               "100,/runs/zerogen/2")  # fmt: skip
+                               "100,/runs/zerogen/2,")  # fmt: skip
     assert unspent_runs(runs) == ["d zerogen b1000 s2: round limit reached: 100 of max_rounds 100"]
 
 
@@ -71,7 +72,7 @@ def test_runs_csv_names_runs_relative_to_a_relative_out_folder(
     run = result("evokd", 1000, 1, 990, 3)
     run = dataclasses.replace(run, run_dir=tmp_path / "bench_out/x/runs/d/evokd/b1000/s1/r")
     last = runs_csv([run], Path("bench_out/x")).splitlines()[1]
-    assert last.endswith(",runs/d/evokd/b1000/s1/r") and str(tmp_path) not in last
+    assert last.endswith(",runs/d/evokd/b1000/s1/r,") and str(tmp_path) not in last
 
 
 def test_unspent_runs_skip_budget_ends_and_teacherless_runs() -> None:
