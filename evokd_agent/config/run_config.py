@@ -300,6 +300,9 @@ class RunConfig(BaseModel):
     """Who drives the loop: the fixed paper loop, the teacher via tool calls, or via JSON."""
     budget_tokens: int = Field(gt=0)
     """Hard teacher-token budget (prompt + completion); no request may pass it."""
+    budget_usd: float | None = Field(default=None, gt=0)
+    """Hard limit on the teacher's cost in dollars, kept like `budget_tokens` (nothing is sent
+    that could pass it); needs the teacher's prices (README "Cost in dollars")."""
     max_rounds: int = Field(default=5, ge=1, le=100_000)
     """Most generate-label-train rounds."""
     samples_per_round: SamplesPerRound = SamplesPerRound()

@@ -190,7 +190,7 @@ class Bookkeeper:
             self.store.prune_checkpoints(best.round, rnd)
         reason = stop_reason(self.config, self.history)
         if ledger.exhausted and reason is None:
-            reason = f"token budget exhausted: {ledger.spent} of {self.config.budget_tokens} spent"
+            reason = ledger.exhaustion()
         state = self.store.read_state()
         self.store.write_state(
             state.model_copy(
@@ -216,8 +216,12 @@ class Bookkeeper:
 
 
 def _dollars(ledger: TokenLedger) -> str:
+    """The spend in dollars for the progress line (nothing for a teacher that costs nothing)."""
     status = ledger.status()
-    return f" (${status.total.cost_usd:.4f})" if status.priced else ""
+    if not status.priced or (status.total.cost_usd == 0 and status.budget_usd is None):
+        return ""
+    of = f" of ${status.budget_usd:g}" if status.budget_usd is not None else ""
+    return f" (${status.total.cost_usd:.4f}{of})"
 
 
 def build_student(config: RunConfig) -> TextStudent | NerStudent:
@@ -271,7 +275,12 @@ async def _distil(
     hygiene.add_training(sample_text(s) for s in seeds)
     # The cache is this run's own: a hit is an answer this run paid for before an interruption,
     # charged again so the replay retraces the original spend exactly (nothing is re-sent).
-    ledger = TokenLedger(config.budget_tokens, charge_cache_hits=True, prices=_prices(config))
+    ledger = TokenLedger(
+        config.budget_tokens,
+        charge_cache_hits=True,
+        prices=_prices(config),
+        budget_usd=config.budget_usd,
+    )
     if resume is not None:
         say("resuming: replaying the run; answers already received come from its cache")
     student = build_student(config)
@@ -351,7 +360,7 @@ async def _distil(
     final = ctx.state.final
     reason = store.read_state().stop_reason
     if reason is None and ledger.exhausted:
-        reason = f"token budget exhausted: {ledger.spent:,} of {config.budget_tokens:,} spent"
+        reason = ledger.exhaustion()
     reason = reason or str(final.get("reason"))
     _record_final(store, book, final, reason)
     log.info("run.finish", reason=reason, tokens=ledger.spent, resumes=previous.resumes)

@@ -104,7 +104,7 @@ class ChatGenerator:
         self.journal = journal if cache is not None else None
         if self.journal is not None:
             for past in self.journal.held():  # a crashed life's spend holds budget from now on
-                self.ledger.hold(past.id, past.phase, past.round, past.charged)
+                self.ledger.hold(past.id, past.phase, past.round, past.charged, past.charged_usd)
         self.limiter = limiter or RateLimiter(
             config.requests_per_minute,
             config.tokens_per_minute,
@@ -322,7 +322,7 @@ class ChatGenerator:
             self.ledger.unhold(past.id)
             answered = past.ok is True and key in self.cache
             if not answered and past.charged:
-                self.ledger.charge(past.phase, past.round, past.charged)
+                self.ledger.charge(past.phase, past.round, past.charged, past.charged_usd)
         if replay.answered:
             self.outages.answered()
             return None  # the cache serves it, charged as the original purchase
@@ -376,7 +376,13 @@ class ChatGenerator:
                 sent = True
                 if journal is not None and key is not None:
                     # Durable before the bytes leave: a crash from here on is charged on resume.
-                    attempt_id = journal.sent(key, request.phase, request.round, res.tokens)
+                    attempt_id = journal.sent(
+                        key,
+                        request.phase,
+                        request.round,
+                        res.tokens,
+                        self.ledger.reserved_usd(res),
+                    )
                     sent_ids.append(attempt_id)
                 try:
                     completion, body = await _with_timeout(
@@ -384,37 +390,41 @@ class ChatGenerator:
                     )
                 except Exception as exc:
                     failed = await self.client.classify(exc)
-                    charged = self._settle_failed(res, failed)
+                    charged, usd = self._settle_failed(res, failed)
                     settled = True
                     if journal is not None and attempt_id is not None:
-                        journal.done(attempt_id, ok=False, charged=charged)
+                        journal.done(attempt_id, ok=False, charged=charged, charged_usd=usd)
                     raise failed from exc
             usage = self._reconcile(res, completion, prompt)
             settled = True
         finally:
             if not settled:
-                charged = 0
+                charged, usd = 0, 0.0
                 if sent and not batch.endpoint_down:
                     # Cancelled (or crashed) while the request was out: it may have been billed.
-                    charged = self.ledger.charge_unconfirmed(res)
+                    charged, usd = self.ledger.charge_unconfirmed(res)
                 else:
                     self.ledger.release(res)
                 if journal is not None and attempt_id is not None:
-                    journal.done(attempt_id, ok=False, charged=charged)
+                    journal.done(attempt_id, ok=False, charged=charged, charged_usd=usd)
         if self.cache is not None and key is not None:
             try:
                 self.cache.put(key, body)
             except OSError as exc:  # the answer is paid for and returned; only resuming suffers
                 self.log.warning("teacher.cache_write_failed", error=str(exc))
         if journal is not None and attempt_id is not None:
-            journal.done(attempt_id, ok=True, charged=usage.total)
+            cost = self.ledger.cost(
+                usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens
+            )
+            journal.done(attempt_id, ok=True, charged=usage.total, charged_usd=cost)
         return completion, usage
 
-    def _settle_failed(self, res: Reservation, failed: AttemptFailed) -> int:
-        """Release or charge a failed attempt's reservation; returns the tokens charged."""
+    def _settle_failed(self, res: Reservation, failed: AttemptFailed) -> tuple[int, float]:
+        """Release or charge a failed attempt's reservation; returns the tokens and dollars
+        charged."""
         if failed.billing == "no":
             self.ledger.release(res)
-            return 0
+            return 0, 0.0
         return self.ledger.charge_unconfirmed(res)
 
     def _reconcile(self, res: Reservation, completion: ChatCompletion, prompt: int) -> Usage:

@@ -50,6 +50,10 @@ class PastAttempt:
     """True: answered (its body is in the cache); False: failed; None: no outcome (crash)."""
     charged: int = 0
     """Tokens the ledger counted for it (for a crash orphan: its reservation)."""
+    reserved_usd: float | None = None
+    """Its reservation's worst case in dollars (None in journals written without prices)."""
+    charged_usd: float | None = None
+    """Dollars the ledger counted for it (for a crash orphan: `reserved_usd`)."""
     error: ChatError | None = None
     """Set when the request was given up with this failure (the caller saw it)."""
     voided: bool = False
@@ -93,6 +97,7 @@ class RequestJournal:
         for attempt in attempts.values():
             if attempt.ok is None:  # in flight at the crash: assume the server billed it
                 attempt.charged = attempt.reserved
+                attempt.charged_usd = attempt.reserved_usd
             journal.past.setdefault(attempt.key, deque()).append(attempt)
         journal._next_id = max(attempts, default=-1) + 1
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +120,9 @@ class RequestJournal:
         return Replay(tuple(taken))
 
     # --- writing ---------------------------------------------------------------------------
-    def sent(self, key: str, phase: str, round: int, reserved: int) -> int:
+    def sent(
+        self, key: str, phase: str, round: int, reserved: int, reserved_usd: float = 0.0
+    ) -> int:
         """Record an attempt about to be sent; returns its id. Durable when this returns."""
         attempt_id = self._next_id
         self._next_id += 1
@@ -127,13 +134,16 @@ class RequestJournal:
                 "phase": phase,
                 "round": round,
                 "reserved": reserved,
+                "reserved_usd": reserved_usd,
             }
         )
         return attempt_id
 
-    def done(self, attempt_id: int, *, ok: bool, charged: int) -> None:
-        """Record an attempt's outcome and the tokens charged for it."""
-        self._write({"e": "done", "id": attempt_id, "ok": ok, "charged": charged})
+    def done(self, attempt_id: int, *, ok: bool, charged: int, charged_usd: float = 0.0) -> None:
+        """Record an attempt's outcome and the tokens (and dollars) charged for it."""
+        self._write(
+            {"e": "done", "id": attempt_id, "ok": ok, "charged": charged, "usd": charged_usd}
+        )
 
     def final(self, attempt_id: int, error: ChatError) -> None:
         """Record that the request ended with `error` after this attempt."""
@@ -183,6 +193,7 @@ def _read(path: Path) -> dict[int, PastAttempt]:
                 str(record["phase"]),
                 int(record["round"]),
                 int(record["reserved"]),
+                reserved_usd=_dollars(record.get("reserved_usd")),
             )
             continue
         attempt = attempts.get(attempt_id)
@@ -191,6 +202,7 @@ def _read(path: Path) -> dict[int, PastAttempt]:
         if kind == "done":
             attempt.ok = bool(record["ok"])
             attempt.charged = int(record["charged"])
+            attempt.charged_usd = _dollars(record.get("usd"))
         elif kind == "final":
             error = record.get("error") or {}
             kind_: ErrorKind = error.get("kind", "other")
@@ -198,3 +210,7 @@ def _read(path: Path) -> dict[int, PastAttempt]:
         elif kind == "void":
             attempt.voided = True
     return attempts
+
+
+def _dollars(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None

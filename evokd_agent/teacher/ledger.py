@@ -54,14 +54,23 @@ class TokenLedger:
         *,
         charge_cache_hits: bool = False,
         prices: Prices | None = None,
+        budget_usd: float | None = None,
     ) -> None:
         """`charge_cache_hits`: count a cached answer's tokens as spent. A run's own cache holds
         only answers that run paid for, so on --resume the replay then rebuilds the spend (and
         every tool result that reports it) exactly as it was, and the budget stays exact.
-        `prices`: the teacher's prices, to report the spend in dollars too (`cost_usd`)."""
+        `prices`: the teacher's prices, to report the spend in dollars too (`cost_usd`).
+        `budget_usd`: a hard limit in dollars as well (needs `prices`), kept as the token budget
+        is: a reservation's worst case in dollars must fit before anything is sent."""
         if budget is not None and budget < 0:
             raise EvokdError(f"token budget {budget} is negative", "set a positive budget")
+        if budget_usd is not None and prices is None:
+            raise EvokdError(
+                "a dollar budget needs the teacher's prices",
+                "set teacher.prices ({prompt: ..., completion: ...} per million tokens)",
+            )
         self.budget = budget
+        self.budget_usd = budget_usd
         self.prices = prices
         self.charge_cache_hits = charge_cache_hits
         self._lock = threading.Lock()
@@ -73,8 +82,12 @@ class TokenLedger:
         self._exhausted = False
         self._stopped: str | None = None
         self._bumps: dict[int, int] = {}
-        self._holds: dict[int, tuple[str, int, int]] = {}
+        self._holds: dict[int, tuple[str, int, int, float]] = {}
         self._held = 0
+        # Dollars, kept beside the tokens for budget_usd: spent, reserved (per reservation), held.
+        self._spent_usd = 0.0
+        self._reserved_usd: dict[int, float] = {}
+        self._held_usd = 0.0
         self._waiters: list[asyncio.Future[None]] = []
 
     # --- reading -----------------------------------------------------------------------------
@@ -134,17 +147,26 @@ class TokenLedger:
                         self._waiters.remove(fut)
 
     def _try_locked(self, tokens: int, phase: Phase, round: int, prompt: int) -> Reservation | bool:
+        prompt = min(prompt, tokens)
+        usd = self.prices.worst(prompt, tokens - prompt) if self.prices is not None else 0.0
         if self.budget is not None and not self._exhausted:
             committed = self._spent + self._held
             if committed + tokens > self.budget:
                 self._exhausted = True
             elif committed + self._reserved + tokens > self.budget:
                 return True
+        if self.budget_usd is not None and not self._exhausted:
+            committed_usd = self._spent_usd + self._held_usd
+            if committed_usd + usd > self.budget_usd:
+                self._exhausted = True
+            elif committed_usd + sum(self._reserved_usd.values()) + usd > self.budget_usd:
+                return True
         if self._exhausted:
             return False
-        res = Reservation(next(self._ids), tokens, phase, round, min(prompt, tokens))
+        res = Reservation(next(self._ids), tokens, phase, round, prompt)
         self._outstanding[res.id] = res
         self._reserved += tokens
+        self._reserved_usd[res.id] = usd
         return res
 
     # --- settling ----------------------------------------------------------------------------
@@ -171,7 +193,9 @@ class TokenLedger:
             spend.prompt_tokens += prompt_tokens
             spend.completion_tokens += completion_tokens
             spend.cached_prompt_tokens += _share(cached_prompt_tokens, prompt_tokens)
-            spend.cost_usd += self.cost(prompt_tokens, completion_tokens, cached_prompt_tokens)
+            cost = self.cost(prompt_tokens, completion_tokens, cached_prompt_tokens)
+            spend.cost_usd += cost
+            self._spent_usd += cost
             self._spent += used
             over = max(0, used - bound)
             if over:
@@ -198,37 +222,56 @@ class TokenLedger:
             if bump > 0:
                 self._bumps[other.id] = self._bumps.get(other.id, 0) + bump
                 self._reserved += bump
-        if self.budget is not None and self._spent + self._held + self._reserved > self.budget:
+                if self.prices is not None:
+                    self._reserved_usd[other.id] += self.prices.worst(bump, 0)
+        if self._over_budget():
             self._stop(
                 f"the teacher counted {prompt} prompt tokens where {bound - completion_part} were "
                 "reserved; at that ratio the requests in flight could pass the budget"
             )
+
+    def _over_budget(self) -> bool:
+        """Spend + held + reservations past a budget (tokens or dollars)."""
+        if self.budget is not None and self._spent + self._held + self._reserved > self.budget:
+            return True
+        committed_usd = self._spent_usd + self._held_usd + sum(self._reserved_usd.values())
+        return self.budget_usd is not None and committed_usd > self.budget_usd
 
     def _stop(self, why: str) -> None:
         if self._stopped is None:
             self._stopped = why
         self._exhausted = True
 
-    def charge_unconfirmed(self, res: Reservation) -> int:
+    def charge_unconfirmed(self, res: Reservation) -> tuple[int, float]:
         """Count the whole reservation as spent: the attempt may have been billed, we can't tell.
-        Returns the tokens charged (the reservation, re-bounds included)."""
-        tokens = self._settle_locked(res)
-        self.charge(res.phase, res.round, tokens)
-        return tokens
+        Returns the tokens and dollars charged (the reservation's worst case, re-bounds
+        included)."""
+        with self._lock:
+            usd = self._reserved_usd.get(res.id, 0.0)
+            tokens = self._settle(res)
+        self.charge(res.phase, res.round, tokens, usd)
+        return tokens, usd
 
-    def charge(self, phase: str, round: int, tokens: int) -> None:
+    def reserved_usd(self, res: Reservation) -> float:
+        """The worst case in dollars of an outstanding reservation (0 without prices)."""
+        with self._lock:
+            return self._reserved_usd.get(res.id, 0.0)
+
+    def charge(self, phase: str, round: int, tokens: int, usd: float | None = None) -> None:
         """Count `tokens` as spent on attempts whose real cost is unknown (also: requests a
-        crashed run sent and never saw answered, charged on resume from the request journal)."""
+        crashed run sent and never saw answered, charged on resume from the request journal),
+        costing `usd` (None: at the dearest price, which no reservation can undercut)."""
         with self._lock:
             spend = self._bucket(phase, round)
             spend.unconfirmed_tokens += tokens
-            spend.cost_usd += self.prices.unknown(tokens) if self.prices is not None else 0.0
+            cost = usd if usd is not None else self._unknown_usd(tokens)
+            spend.cost_usd += cost
+            self._spent_usd += cost
             self._spent += tokens
         self._notify()
 
-    def _settle_locked(self, res: Reservation) -> int:
-        with self._lock:
-            return self._settle(res)
+    def _unknown_usd(self, tokens: int) -> float:
+        return self.prices.unknown(tokens) if self.prices is not None else 0.0
 
     def release(self, res: Reservation) -> None:
         """Give the reservation back: the attempt was not billed (refused, or never sent)."""
@@ -262,18 +305,24 @@ class TokenLedger:
             if self.charge_cache_hits:
                 spend.replayed_tokens += saved_tokens
                 spend.cost_usd += cost_usd
+                self._spent_usd += cost_usd
                 spend.cached_prompt_tokens += _share(cached_prompt_tokens, saved_tokens)
                 self._spent += saved_tokens
             else:
                 spend.cache_saved_tokens += saved_tokens
 
     # --- spend of an earlier life of the run (the request journal) -------------------------
-    def hold(self, hold_id: int, phase: str, round: int, tokens: int) -> None:
-        """Hold `tokens` an interrupted earlier life spent: they count against the budget when
-        reserving, not yet as spent (so a replay sees the spend it saw the first time)."""
+    def hold(
+        self, hold_id: int, phase: str, round: int, tokens: int, usd: float | None = None
+    ) -> None:
+        """Hold `tokens` (`usd` dollars; None: at the dearest price) an interrupted earlier life
+        spent: they count against the budgets when reserving, not yet as spent (so a replay sees
+        the spend it saw the first time)."""
+        cost = usd if usd is not None else self._unknown_usd(tokens)
         with self._lock:
-            self._holds[hold_id] = (phase, round, tokens)
+            self._holds[hold_id] = (phase, round, tokens, cost)
             self._held += tokens
+            self._held_usd += cost
 
     def unhold(self, hold_id: int) -> None:
         """The replay reached a held attempt (and charges it as it did the first time)."""
@@ -281,16 +330,30 @@ class TokenLedger:
             held = self._holds.pop(hold_id, None)
             if held is not None:
                 self._held -= held[2]
+                self._held_usd -= held[3]
         self._notify()
 
     def settle_holds(self) -> int:
         """Charge what the replay never reached (requests of the crashed life it did not make
         again); returns the tokens charged."""
         with self._lock:
-            holds, self._holds, self._held = self._holds, {}, 0
-        for phase, round, tokens in holds.values():
-            self.charge(phase, round, tokens)
-        return sum(tokens for _, _, tokens in holds.values())
+            holds, self._holds, self._held, self._held_usd = self._holds, {}, 0, 0.0
+        for phase, round, tokens, usd in holds.values():
+            self.charge(phase, round, tokens, usd)
+        return sum(tokens for _, _, tokens, _ in holds.values())
+
+    def exhaustion(self) -> str:
+        """Why the budget counts as spent, for people: tokens and, when they cost, dollars."""
+        tokens = f"{self._spent:,} of {self.budget:,} tokens" if self.budget else f"{self._spent:,}"
+        if self.prices is None or (self.budget_usd is None and self._spent_usd == 0):
+            return f"token budget exhausted: {tokens} spent"
+        of = f" of ${self.budget_usd:g}" if self.budget_usd is not None else ""
+        return f"budget exhausted: {tokens}, ${self._spent_usd:.4f}{of} spent"
+
+    @property
+    def spent_usd(self) -> float:
+        """Dollars spent so far (0 without prices)."""
+        return self._spent_usd
 
     @property
     def held(self) -> int:
@@ -303,6 +366,7 @@ class TokenLedger:
             raise RuntimeError(f"reservation {res.id} settled twice")
         bound = res.tokens + self._bumps.pop(res.id, 0)
         self._reserved -= bound
+        self._reserved_usd.pop(res.id, None)
         return bound
 
     def _bucket(self, phase: str, round: int) -> Spend:
@@ -352,6 +416,7 @@ class TokenLedger:
                 overruns=total.overruns,
                 stopped=self._stopped,
                 priced=self.prices is not None,
+                budget_usd=self.budget_usd,
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -367,6 +432,7 @@ class TokenLedger:
                 "spent": self._spent,
                 "stopped": self._stopped,
                 "prices": None if self.prices is None else self.prices.model_dump(),
+                "budget_usd": self.budget_usd,
                 "total": asdict(total),
                 "spend": [
                     {"phase": phase, "round": round, **asdict(spend)}

@@ -103,6 +103,8 @@ class BudgetStatus:
     """Why the ledger stopped sending before the budget was spent (an overrun), or None."""
     priced: bool = False
     """Whether the teacher has prices (`total.cost_usd` is then its cost in dollars)."""
+    budget_usd: float | None = None
+    """The dollar budget, if any."""
 
     def summary(self) -> str:
         """One line for people and for the agent's budget_status tool."""
@@ -113,6 +115,7 @@ class BudgetStatus:
             f"{self.spent} of {budget} tokens spent{left}"
             + (f" ({phases})" if phases else "")
             + (f"; ${self.total.cost_usd:.4f}" if self.priced else "")
+            + (f" of ${self.budget_usd:g}" if self.budget_usd is not None else "")
             + (
                 f"; {self.total.cached_prompt_tokens} prompt tokens served from the provider's "
                 "prefix cache (counted in full)"

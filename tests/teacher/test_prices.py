@@ -21,6 +21,7 @@ def test_a_request_costs_its_prompt_cached_prompt_and_completion_tokens() -> Non
     assert prices.cost(1_000, 100, 400) == pytest.approx((600 * 2 + 400 * 0.5 + 100 * 8) / 1e6)
     assert Prices(prompt=1.0, completion=3.0).cost(10, 0, 10) == pytest.approx(10 / 1e6)
     assert prices.unknown(1_000) == pytest.approx(1_000 * 8 / 1e6)  # the dearest price
+    assert prices.worst(1_000, 100) == pytest.approx((1_000 * 2 + 100 * 8) / 1e6)
 
 
 def test_the_shipped_table_matches_names_and_dated_model_names(tmp_path: Path) -> None:
@@ -50,7 +51,8 @@ async def test_the_ledger_prices_answers_replays_and_unconfirmed_attempts() -> N
     ledger.commit(answered, 150, 50, 100)
     ledger.charge_unconfirmed(lost)
     ledger.record_cache_hit("labelling", 2, 80, cost_usd=prices.cost(60, 20))
-    expected = prices.cost(150, 50, 100) + prices.unknown(300) + prices.cost(60, 20)
+    # The unconfirmed attempt costs its reservation's worst case: 200 prompt + 100 completion.
+    expected = prices.cost(150, 50, 100) + prices.worst(200, 100) + prices.cost(60, 20)
     status = ledger.status()
     assert status.priced and status.total.cost_usd == pytest.approx(expected)
     assert f"${expected:.4f}" in status.summary()
