@@ -394,6 +394,36 @@ def bad_inputs(root: Path, model_dir: Path) -> list[tuple[str, list[str], Path |
     data_file("data with a NUL byte", b'{"text": "a\x00b", "label": 1}\n')
     cases.append(("resume of no run", ["run", "--resume", str(root / "no-run")], None))
     cases.append(("eval of no model", ["eval", "--model", str(root / "none"), "--data", "x"], None))
+    config("budget zero", lambda c: c.update(budget_tokens=0))
+    config("budget below one request", lambda c: c.update(budget_tokens=20))
+    config("dollar budget without prices", lambda c: c.update(budget_usd=1.0))
+    config("negative dollar budget", lambda c: c.update(budget_usd=-1))
+    config("labels not a list", lambda c: c.update(labels="positive"))
+    config("seeds per class zero", lambda c: c["data"].update(seeds_per_class=0))
+    config("no data block", lambda c: c.pop("data"))
+    config("no dev file", lambda c: c["data"].pop("dev"))
+    config("unknown teacher field", lambda c: c["teacher"].update(temperature=0.5))
+    config("timeout zero", lambda c: c["teacher"].update(timeout=0))
+    config("url without host", lambda c: c["teacher"].update(base_url="http://"))
+    config("simulated without corpus", lambda c: c["teacher"].update(base_url="simulated"))
+    config("unknown method option", lambda c: c.update(method_options={"warp": 9}))
+    config("max rounds negative", lambda c: c.update(max_rounds=-2))
+    config("prompts dir missing", lambda c: c.update(prompts_dir=str(root / "no-prompts")))
+    config("extra tool missing", lambda c: c.update(extra_tools=[str(root / "no_tool.py")]))
+    config("price table missing", lambda c: c.update(price_table=str(root / "no.yaml")))
+    config("per request too large", lambda c: c.update(generation={"per_request": 10_000}))
+    raw("config is a number", b"42\n")
+    raw("config binary", bytes(range(256)))
+    data_file("data is a JSON list", b'[{"text": "a", "label": 1}]\n')
+    data_file("data with a null text", b'{"text": null, "label": 1}\n')
+    data_file("data latin-1 text", '{"text": "na\xefve", "label": 0}\n'.encode("latin-1"))
+    cases.append(
+        (
+            "eval of a bad data file",
+            ["eval", "--model", str(model_dir), "--data", str(data / "data not utf-8.jsonl")],
+            None,
+        )
+    )
     return cases
 
 

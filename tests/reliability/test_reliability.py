@@ -55,6 +55,6 @@ def test_bad_inputs_end_in_one_line_never_a_traceback(
     figures = Figures()
     run_bad_inputs(tmp_path, tiny_model_dir, figures)
     err = capsys.readouterr().err
-    assert figures.bad_inputs >= 20
+    assert figures.bad_inputs >= 45
     assert figures.bad_input_tracebacks == [] and figures.tracebacks == 0
     assert "Traceback" not in err
