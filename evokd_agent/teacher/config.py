@@ -61,7 +61,9 @@ class TeacherConfig(BaseModel):
     connections, malformed replies, 429s) that mean the teacher is down: the run stops with exit
     code 3 and `--resume` continues it once the teacher is back."""
     outage_seconds: float = Field(default=900.0, gt=0)
-    """Seconds of requests given up with no answer in between that also mean the teacher is down."""
+    """Seconds spent trying requests that were all given up, with no answer in between (time
+    between requests, such as student training, does not count), that also mean the teacher is
+    down."""
     prompt_margin: float = Field(default=0.1, ge=0)
     """Safety margin added to the local prompt-token estimate when reserving budget (0.1 = 10%)."""
     encoding: str = "cl100k_base"

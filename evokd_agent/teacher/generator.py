@@ -16,9 +16,9 @@ What comes back, and when the generator gives up:
 - Failures that make the whole run pointless (bad API key, unknown model, wrong URL, an endpoint
   unreachable before it ever answered, a budget smaller than one request) raise `EvokdError`
   from `stream`/`run` at once; in-flight work is cancelled (paid answers are already cached).
-- Teacher outages: `teacher.outage_failures` requests in a row given up (or failures for
-  `teacher.outage_seconds`) raise `TeacherOutage` (exit code 3); those give-ups are withdrawn from
-  the journal, so a resume sends them again.
+- Teacher outages: `teacher.outage_failures` requests in a row given up (or
+  `teacher.outage_seconds` spent trying them) raise `TeacherOutage` (exit code 3); those
+  give-ups are withdrawn from the journal, so a resume sends them again.
 - Budget: a request whose worst case cannot fit is not sent. The first refusal marks the ledger
   exhausted; that request and every later one come back with error kind "budget", and the batch
   ends normally, so callers keep every paid result; `ledger.exhausted` tells them to stop
@@ -116,7 +116,7 @@ class ChatGenerator:
         self.log = logger or get_logger("evokd.teacher")
         self.progress = progress
         self._clock = clock
-        self.outages = OutageWatch(config.outage_failures, config.outage_seconds, clock)
+        self.outages = OutageWatch(config.outage_failures, config.outage_seconds)
         self._slots: asyncio.Semaphore | None = None
         self._slots_loop: asyncio.AbstractEventLoop | None = None
         self.prompt_scale = 1.0 + config.prompt_margin
@@ -272,7 +272,7 @@ class ChatGenerator:
             if failed.fatal is not None:
                 batch.endpoint_down = True
                 raise failed.fatal from None
-            self._gave_up(failed, sent_ids[-1] if sent_ids else None)
+            self._gave_up(failed, sent_ids[-1] if sent_ids else None, self._clock() - started)
             result = ChatResult(
                 index,
                 request,
@@ -297,11 +297,11 @@ class ChatGenerator:
     def _log(self, log: FilteringBoundLogger, result: ChatResult, key: str | None) -> None:
         log_result(log, result, key, log_content=self.config.log_content)
 
-    def _gave_up(self, failed: AttemptFailed, attempt_id: int | None) -> None:
+    def _gave_up(self, failed: AttemptFailed, attempt_id: int | None, seconds: float) -> None:
         """Journal a request given up, and stop the run if the give-ups add up to an outage."""
         if self.journal is not None and attempt_id is not None:
             self.journal.final(attempt_id, failed.error)
-        outage = self.outages.gave_up(failed.error, attempt_id)
+        outage = self.outages.gave_up(failed.error, attempt_id, seconds)
         if outage is None:
             return
         if self.journal is not None:
@@ -329,6 +329,8 @@ class ChatGenerator:
         failure = replay.failure
         if failure is None:
             return None  # cut short by the crash (or withdrawn): send it again
+        # Counted as the first life counted it (it ended no outage then, so none is raised now).
+        self.outages.gave_up(failure, None)
         result = ChatResult(index, request, error=failure, retries=len(replay.attempts) - 1)
         self._log(batch.log, result, key)
         return result

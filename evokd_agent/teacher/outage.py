@@ -8,8 +8,6 @@ request journal, so a resume sends those requests again instead of replaying the
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from evokd_agent.errors import EvokdError
 from evokd_agent.teacher.request import ChatError, ErrorKind
 
@@ -26,35 +24,38 @@ class TeacherOutage(EvokdError):
 
 
 class OutageWatch:
-    """Watches the requests given up: says when they add up to an outage."""
+    """Watches the requests given up: says when they add up to an outage.
 
-    def __init__(self, failures: int, seconds: float, clock: Callable[[], float]) -> None:
+    Time counts only while requests are being tried (each give-up adds the seconds from its
+    first attempt to its last), so minutes of student training between two failures are not
+    taken for minutes of outage."""
+
+    def __init__(self, failures: int, seconds: float) -> None:
         self.failures = failures
         self.seconds = seconds
-        self._clock = clock
         self.streak: list[int | None] = []
         """Journal ids of the last attempts of the requests given up since the last answer."""
-        self._since: float | None = None
+        self._trying = 0.0
 
     def answered(self) -> None:
         """A request was answered: the endpoint is up."""
         self.streak.clear()
-        self._since = None
+        self._trying = 0.0
 
-    def gave_up(self, error: ChatError, attempt_id: int | None) -> TeacherOutage | None:
-        """Note a request given up with `error`; returns the outage it completes, if any."""
+    def gave_up(
+        self, error: ChatError, attempt_id: int | None, seconds: float = 0.0
+    ) -> TeacherOutage | None:
+        """Note a request given up with `error` after `seconds` of trying; returns the outage
+        it completes, if any."""
         if error.kind not in OUTAGE_KINDS:
             return None
-        now = self._clock()
-        if self._since is None:
-            self._since = now
         self.streak.append(attempt_id)
-        failing_for = now - self._since
-        if len(self.streak) < self.failures and failing_for < self.seconds:
+        self._trying += max(0.0, seconds)
+        if len(self.streak) < self.failures and self._trying < self.seconds:
             return None
         return TeacherOutage(
             f"the teacher is not answering: {len(self.streak)} requests in a row failed after "
-            f"every retry over {failing_for:.0f}s (last: {error})",
+            f"every retry, {self._trying:.0f}s of trying (last: {error})",
             "nothing is lost: once the teacher answers again, continue with "
             "`evokd run --resume RUN_DIR` (the run directory is printed above)",
         )

@@ -14,7 +14,7 @@ from evokd_agent.teacher.journal import JOURNAL_NAME, RequestJournal
 from evokd_agent.teacher.ledger import TokenLedger
 from evokd_agent.teacher.outage import OutageWatch, TeacherOutage
 from evokd_agent.teacher.request import ChatError
-from tests.teacher.conftest import FakeClock, generator_for, requests
+from tests.teacher.conftest import generator_for, requests
 
 
 def _resumed_ledger(budget: int | None) -> TokenLedger:
@@ -141,17 +141,12 @@ async def test_a_teacher_outage_stops_and_a_resume_sends_those_requests_again(
 
 
 def test_an_outage_is_also_failures_for_long_enough() -> None:
-    clock = FakeClock()
-    watch = OutageWatch(failures=100, seconds=600, clock=clock)
+    watch = OutageWatch(failures=100, seconds=600)
     error = ChatError("timeout", "no answer within 120s")
-    assert watch.gave_up(error, 1) is None
-    clock.now += 300
-    assert (
-        watch.gave_up(ChatError("bad_request", "too long", 400), 2) is None
-    )  # the request's fault
+    assert watch.gave_up(error, 1, seconds=300) is None
+    too_long = ChatError("bad_request", "too long", 400)  # the request's fault, not the endpoint's
+    assert watch.gave_up(too_long, 2, seconds=1000) is None
     watch.answered()
-    clock.now += 1000
-    assert watch.gave_up(error, 3) is None  # an answer in between started over
-    clock.now += 601
-    outage = watch.gave_up(error, 4)
-    assert outage is not None and watch.streak == [3, 4]
+    assert watch.gave_up(error, 3, seconds=400) is None  # an answer in between started over
+    outage = watch.gave_up(error, 4, seconds=250)
+    assert outage is not None and watch.streak == [3, 4] and "650s of trying" in outage.cause
