@@ -137,7 +137,7 @@ def export_run(
 
 def dataset_card(store: RunStore, splits: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
     """A Hugging Face dataset card for the export of `store`'s run."""
-    from evokd_agent.report.model_card import teacher_kind
+    from evokd_agent.report.model_card import teacher_kind, teacher_name
 
     config = store.config
     teacher = store.config_record.get("teacher") or {}
@@ -156,7 +156,7 @@ def dataset_card(store: RunStore, splits: Mapping[str, Sequence[Mapping[str, Any
         f"# {config.name}: data distilled by evokd-agent",
         "",
         f"Training data of an evokd-agent run ({config.method}): the labelled seeds and the "
-        f"samples the teacher ({teacher.get('model', '?')}, {teacher_kind(teacher)}) wrote or "
+        f"samples the teacher ({teacher_name(teacher)}, {teacher_kind(teacher)}) wrote or "
         "labelled that passed the run's hygiene. Labels: " + ", ".join(config.labels) + ".",
         "",
         "| split | rows |",

@@ -37,6 +37,13 @@ def teacher_kind(teacher: Mapping[str, Any]) -> str:
     return f"remote OpenAI-compatible endpoint ({host})"
 
 
+def teacher_name(teacher: Mapping[str, Any]) -> str:
+    """The teacher's model name as the run used it (the simulated teacher serves its own)."""
+    if teacher.get("base_url") == "simulated":
+        return "simulated-teacher"
+    return str(teacher.get("model", "?"))
+
+
 def _metric_rows(split: str, metrics: Mapping[str, Any] | None) -> list[list[str]]:
     if not metrics:
         return []
@@ -162,7 +169,7 @@ def model_card(
                 ["method / policy", f"{method} / {config.get('policy', 'scripted')}"],
                 [
                     "teacher",
-                    kind if kind.startswith("none") else f"{teacher.get('model', '?')}, {kind}",
+                    kind if kind.startswith("none") else f"{teacher_name(teacher)}, {kind}",
                 ],
                 [
                     "teacher tokens spent",

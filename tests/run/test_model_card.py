@@ -54,3 +54,12 @@ def test_teacher_kinds() -> None:
     assert "embedded" in teacher_kind({"base_url": "embedded"})
     remote = teacher_kind({"base_url": "https://user:pw@api.example.com/v1"})
     assert remote == "remote OpenAI-compatible endpoint (api.example.com)"
+
+
+def test_the_simulated_teacher_is_named_as_it_served() -> None:
+    from evokd_agent.report.model_card import teacher_name
+
+    assert teacher_name({"base_url": "simulated", "model": "smollm2-135m-instruct"}) == (
+        "simulated-teacher"
+    )
+    assert teacher_name({"base_url": "http://x/v1", "model": "gpt-4o-mini"}) == "gpt-4o-mini"
