@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evokd_agent.servers.fake import FakeOpenAIServer
+from tests.tiny_models import build_tiny_bert
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -32,20 +33,4 @@ def fake_server() -> Iterator[FakeOpenAIServer]:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised 2-layer BERT with the packaged MiniLM tokenizer, saved to disk."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from evokd_agent.student.model import packaged_minilm_dir
-
-    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    out = tmp_path_factory.mktemp("tiny_bert")
-    BertModel(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))

@@ -43,6 +43,7 @@ import yaml
 
 from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply
 from tests.batches import is_generation, item_count, items_reply, numbered_texts, prompt_of
+from tests.tiny_models import build_tiny_bert
 
 LABELS = ["negative", "positive"]
 BUDGET = 12_000
@@ -461,26 +462,6 @@ def _record(figures: Figures, scenario: str, exits: list[int], billed: int, ledg
     )
 
 
-def tiny_model(directory: Path) -> Path:
-    """A randomly initialised 2-layer BERT with the packaged MiniLM tokenizer."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from evokd_agent.student.model import packaged_minilm_dir
-
-    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=100, help="kills in all (default 100)")
@@ -490,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    model = tiny_model(args.out / "tiny_bert")
+    model = build_tiny_bert(args.out / "tiny_bert")
     figures = Figures()
     run_bad_inputs(args.out / "bad", model, figures)
     run = 0
