@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ def export_run(
     try:
         seeds = _seed_rows(store)
     except EvokdError as err:  # data files moved: export what the run dir holds, and say so
-        print(f"evokd: warning: seeds not exported ({err.cause})")
+        print(f"evokd: warning: seeds not exported ({err.cause})", file=sys.stderr)
         seeds = []
     splits: dict[str, list[dict[str, Any]]] = {"train": seeds + accepted}
     if rejected:
