@@ -36,6 +36,9 @@ from evokd_agent.teacher.request import ChatError, ErrorKind
 
 JOURNAL_NAME = "journal.jsonl"
 
+# fdatasync where the OS has it (Linux); macOS and Windows have only fsync.
+_sync = getattr(os, "fdatasync", os.fsync)
+
 
 @dataclass
 class PastAttempt:
@@ -164,7 +167,7 @@ class RequestJournal:
             raise RuntimeError("the request journal is closed")
         self._file.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
         self._file.flush()
-        os.fdatasync(self._file.fileno())
+        _sync(self._file.fileno())
 
     def close(self) -> None:
         if self._file is not None:
