@@ -375,6 +375,9 @@ class ChatGenerator:
         try:
             assert self._slots is not None
             async with self._slots:
+                if self.ledger.stopped is not None:
+                    # An overrun stopped sending while this one waited for a slot: not sent.
+                    raise _OutOfBudget
                 sent = True
                 if journal is not None and key is not None:
                     # Durable before the bytes leave: a crash from here on is charged on resume.

@@ -109,3 +109,32 @@ async def test_random_huge_usage_stops_at_once_and_is_reported() -> None:
     status = ledger.status()
     assert status.overruns == 1 and ledger.spent > budget
     assert "stopped" in status.summary()
+
+
+async def test_requests_waiting_for_a_slot_are_not_sent_after_a_stop() -> None:
+    import asyncio
+
+    lock = threading.Lock()
+    calls = 0
+
+    def handler(body: dict[str, Any]) -> FakeReply:
+        nonlocal calls
+        with lock:
+            calls += 1
+            n = calls
+        if n == 2:  # ignores max_tokens: sending stops when this reply lands
+            return FakeReply.text("ok", usage=(10, 50_000), delay=0.05)
+        return FakeReply.text("ok", usage=(10, 5), delay=0.3 if n > 1 else 0.0)
+
+    with FakeOpenAIServer(handler=handler) as srv:
+        async with generator_for(srv.base_url, budget=10**6, max_concurrency=2) as gen:
+            # Two batches share the 2 slots: 4 workers hold reservations, 2 of them wait.
+            await gen.run(requests(1, prefix="first"))
+            both = await asyncio.gather(
+                gen.run(requests(2, prefix="a")), gen.run(requests(2, prefix="b"))
+            )
+        sent = srv.request_count
+    assert gen.ledger.stopped is not None
+    assert sent == 3  # the first, the huge one, and the one beside it: none after the stop
+    refused = [r for batch in both for r in batch if r.error is not None]
+    assert len(refused) == 2 and all(r.error.kind == "budget" for r in refused)  # type: ignore[union-attr]
