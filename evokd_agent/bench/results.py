@@ -85,6 +85,7 @@ def load_result(result: CellResult) -> RunResult | None:
         scores = {"entity_f1": float(test["f1"])}
     cell = result.cell
     rounds = store.read_metrics()
+    ledger = store.read_json(LEDGER_FILE)
     return RunResult(
         dataset=cell.dataset,
         method=cell.method,
@@ -97,10 +98,10 @@ def load_result(result: CellResult) -> RunResult | None:
         wall_seconds=cell_wall_seconds(cell.directory, result.run_dir) or _recorded_wall(rounds),
         rounds=rounds,
         run_dir=result.run_dir,
-        cached_prompt_tokens=cached_prompt_tokens(store.read_json(LEDGER_FILE)),
+        cached_prompt_tokens=cached_prompt_tokens(ledger),
         accepted=accepted_samples(store.read_samples()),
         stop_reason=store.read_state().stop_reason,
-        cost_usd=ledger_cost(store.read_json(LEDGER_FILE)),
+        cost_usd=ledger_cost(ledger),
     )
 
 

@@ -121,12 +121,13 @@ def summarize(
         per_class=per_class_scores(best.dev) if best else (),
         errors=confusions(best.dev) if best else (),
         cached_by_phase=cached,
-        **_overruns(ledger),
+        **_ledger_totals(ledger),
     )
 
 
-def _overruns(ledger: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The overrun fields of a saved ledger (absent from ledgers written before they were)."""
+def _ledger_totals(ledger: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The summary's fields from a saved ledger's totals: overruns, why sending stopped, and the
+    cost in dollars (absent from ledgers written before they were recorded)."""
     if not isinstance(ledger, Mapping):
         return {}
     total = ledger.get("total")
@@ -169,7 +170,7 @@ def _ledger_phases(ledger: Mapping[str, Any] | None) -> tuple[dict[str, int], di
 
 def ledger_cost(ledger: Mapping[str, Any] | None) -> float | None:
     """The teacher's cost in dollars from a saved ledger; None when it had no prices."""
-    cost: float | None = _overruns(ledger).get("cost_usd")
+    cost: float | None = _ledger_totals(ledger).get("cost_usd")
     return cost
 
 

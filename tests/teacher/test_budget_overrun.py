@@ -8,6 +8,7 @@ already in flight) is recorded as overruns.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply
@@ -83,7 +84,8 @@ async def test_a_server_counting_three_times_our_estimate_stays_within_budget() 
     assert billed == sum(r.ok for r in results) > 1
 
 
-async def test_random_huge_usage_stops_at_once_and_is_reported() -> None:
+def nth_reply(reply: Callable[[int], FakeReply]) -> Callable[[dict[str, Any]], FakeReply]:
+    """A server handler answering the n-th request it receives (counting from 1) with reply(n)."""
     lock = threading.Lock()
     calls = 0
 
@@ -92,9 +94,16 @@ async def test_random_huge_usage_stops_at_once_and_is_reported() -> None:
         with lock:
             calls += 1
             n = calls
-        # Sane for a while, then one reply reports 50k completion tokens.
-        usage = (10, 50_000) if n == 5 else (10, 5)
-        return FakeReply.text("ok", usage=usage, delay=0.02)
+        return reply(n)
+
+    return handler
+
+
+async def test_random_huge_usage_stops_at_once_and_is_reported() -> None:
+    # Sane for a while, then one reply reports 50k completion tokens.
+    handler = nth_reply(
+        lambda n: FakeReply.text("ok", usage=(10, 50_000) if n == 5 else (10, 5), delay=0.02)
+    )
 
     budget = 20_000
     with FakeOpenAIServer(handler=handler) as srv:
@@ -114,17 +123,12 @@ async def test_random_huge_usage_stops_at_once_and_is_reported() -> None:
 async def test_requests_waiting_for_a_slot_are_not_sent_after_a_stop() -> None:
     import asyncio
 
-    lock = threading.Lock()
-    calls = 0
-
-    def handler(body: dict[str, Any]) -> FakeReply:
-        nonlocal calls
-        with lock:
-            calls += 1
-            n = calls
+    def reply(n: int) -> FakeReply:
         if n == 2:  # ignores max_tokens: sending stops when this reply lands
             return FakeReply.text("ok", usage=(10, 50_000), delay=0.05)
         return FakeReply.text("ok", usage=(10, 5), delay=0.3 if n > 1 else 0.0)
+
+    handler = nth_reply(reply)
 
     with FakeOpenAIServer(handler=handler) as srv:
         async with generator_for(srv.base_url, budget=10**6, max_concurrency=2) as gen:
