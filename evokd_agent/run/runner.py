@@ -18,28 +18,18 @@ from typing import Any
 
 from evokd_agent.agent import (
     EVOKD_ROUND,
-    JsonConfig,
-    JsonPolicy,
-    LlmConfig,
-    LlmPolicy,
-    Policy,
-    ScriptedConfig,
-    ScriptedPolicy,
     run_agent,
 )
 from evokd_agent.config.data import load_run_data
 from evokd_agent.config.run_config import RunConfig, load_run_config
 from evokd_agent.config.stopping import Point, stop_reason
-from evokd_agent.distill.context import DistillContext, Sample, TaskSpec, sample_text
-from evokd_agent.distill.hygiene import Hygiene
-from evokd_agent.distill.label_scoring import ScoringSetup
-from evokd_agent.distill.llkd import AdaptiveSelector
+from evokd_agent.distill.context import DistillContext
 from evokd_agent.errors import EvokdError
 from evokd_agent.logs import configure_logging
-from evokd_agent.methods.spec import MethodOptions, MethodSpec
-from evokd_agent.prompting import PromptSet
 from evokd_agent.report.writer import write_report
-from evokd_agent.run.toolset import build_registry, generator_chat_fn
+from evokd_agent.run.context import build_context, build_hygiene, run_prices, run_seeds
+from evokd_agent.run.policy import make_policy
+from evokd_agent.run.toolset import build_registry
 from evokd_agent.rundir.records import RunState
 from evokd_agent.rundir.store import RunStore
 from evokd_agent.servers.embedded import EmbeddedTeacher
@@ -51,7 +41,6 @@ from evokd_agent.teacher.config import TeacherConfig
 from evokd_agent.teacher.generator import ChatGenerator
 from evokd_agent.teacher.journal import RequestJournal
 from evokd_agent.teacher.ledger import TokenLedger
-from evokd_agent.teacher.prices import Prices, prices_for
 
 
 @dataclass(frozen=True)
@@ -121,35 +110,6 @@ def open_store(config_path: Path | None, resume: Path | None) -> tuple[RunStore,
     config = load_run_config(config_path)
     store = RunStore.create(None, config, source=config_path)
     return store, store.read_state()
-
-
-def make_policy(config: RunConfig, registry: Any, ctx: DistillContext) -> Policy:
-    spec = config.method_spec
-    plan = spec.plan(config.plan_input(len(ctx.seeds)), config.options)
-    missing = sorted(plan.tools() - set(registry.names()))
-    if missing:
-        raise EvokdError(
-            f"method {spec.name}'s plan calls tools that are not loaded: {', '.join(missing)}",
-            "add the modules defining them to extra_tools",
-        )
-    scripted_config = ScriptedConfig(
-        max_rounds=config.max_rounds if plan.rounds is None else plan.rounds,
-        round_steps=plan.round_steps,
-        arguments=plan.arguments,
-        finish_arguments={"reason": "scripted loop done"},
-        # LLKD with its pool used up: finish rather than retrain on the same data every round
-        # up to max_rounds (a bench raises that cap to spend the whole budget).
-        stop_on_retry=("score_confidence",),
-    )
-    scripted = ScriptedPolicy(scripted_config, plan.prelude)
-    if not spec.llm_policy_allowed and config.policy != "scripted":
-        say(f"method {config.method} is a fixed procedure: policy {config.policy!r} is not used")
-    if config.policy == "scripted" or not spec.llm_policy_allowed:
-        return scripted
-    chat = generator_chat_fn(ctx.generator, round_of=lambda: ctx.state.round + 1)
-    if config.policy == "llm":
-        return LlmPolicy(chat, registry, LlmConfig(task=config.task_description), fallback=scripted)
-    return JsonPolicy(chat, registry, JsonConfig(task=config.task_description), fallback=scripted)
 
 
 class Bookkeeper:
@@ -259,26 +219,21 @@ async def _distil(
         return _write_missing_report(store, previous)
     config = store.config
     spec = config.method_spec
-    options = config.options
     log = store.events_logger("run")
     say(f"run directory {store.path}")
     log.info("run.start", resumed=resume is not None, method=config.method, policy=config.policy)
     data = load_run_data(config)
     # full_shot: the whole gold train file (at most data.train_limit) stands in for the seeds.
-    seeds: list[Sample] = [*(data.train or [])] if spec.trains_on == "train" else [*data.seeds]
+    seeds = run_seeds(config, data)
     if not seeds:
         raise EvokdError("no seed examples were loaded", "check data.seeds / data.train")
-    eval_texts = [sample_text(s) for s in [*data.dev, *(data.test or [])]]
-    hygiene = Hygiene(
-        config.labels, eval_texts, max_text_tokens=config.generation.input_token_limit()
-    )
-    hygiene.add_training(sample_text(s) for s in seeds)
+    hygiene = build_hygiene(config, data, seeds)
     # The cache is this run's own: a hit is an answer this run paid for before an interruption,
     # charged again so the replay retraces the original spend exactly (nothing is re-sent).
     ledger = TokenLedger(
         config.budget_tokens,
         charge_cache_hits=True,
-        prices=_prices(config),
+        prices=run_prices(config),
         budget_usd=config.budget_usd,
     )
     if resume is not None:
@@ -286,7 +241,6 @@ async def _distil(
     student = build_student(config)
     book = Bookkeeper(store, config)
     needed = spec.uses_teacher
-    embedded = config.teacher.is_embedded
     with teacher_endpoint(
         config.effective_teacher, store.path / "teacher.log", needed=needed
     ) as teacher:
@@ -305,39 +259,26 @@ async def _distil(
                     f"the interrupted run's requests hold {ledger.held:,} tokens of the budget "
                     "until the replay reaches them"
                 )
-            ctx = DistillContext(
-                spec=TaskSpec(
-                    config.task,
-                    config.task_description,
-                    tuple(config.labels),
-                    dict(config.label_descriptions),
-                ),
+            ctx = build_context(
+                config,
+                data,
+                seeds,
                 student=student,
-                train_config=config.student.train,
-                seeds=seeds,
-                dev=list(data.dev),
-                test=list(data.test or []),
-                pool=list(data.pool),
-                temperature=config.generation.temperature,
-                max_tokens=config.generation.max_tokens,
-                inputs_per_request=config.generation.inputs_per_request(embedded),
-                max_history_chars=config.generation.history_chars,
-                texts_per_request=config.labelling.texts_per_request(),
-                label_scoring=_label_scoring(config),
                 generator=generator,
-                prompts=PromptSet.load(config.task, config.prompts_dir),
                 hygiene=hygiene,
+                teacher=teacher,
                 record_sample=store.record_sample,
                 end_round=book.end_round,
                 save_final=lambda: str(_save_final(store, ctx)),
-                json_mode=_json_mode(teacher, options),
-                pool_gold=dict(data.pool_gold),
-                selector=_selector(config, spec, options),
-                seed=config.seed,
             )
             book.ctx = ctx
             await _round_zero(ctx)
             registry = build_registry(config.extra_tools)
+            if not spec.llm_policy_allowed and config.policy != "scripted":
+                say(
+                    f"method {config.method} is a fixed procedure: "
+                    f"policy {config.policy!r} is not used"
+                )
             policy = make_policy(config, registry, ctx)
             steps = (config.max_rounds + 1) * (len(EVOKD_ROUND) + 2) * 3
 
@@ -380,42 +321,6 @@ def _write_missing_report(store: RunStore, state: RunState) -> RunOutcome:
     _report(store)
     final = store.read_json("final.json")
     return RunOutcome(store.path, state.stop_reason or "", final if isinstance(final, dict) else {})
-
-
-def _selector(
-    config: RunConfig, spec: MethodSpec[Any], options: MethodOptions
-) -> AdaptiveSelector | None:
-    if spec.pool_selection is None:
-        return None
-    momentum = spec.pool_selection(options)
-    return AdaptiveSelector(len(config.labels) if config.task == "classification" else 1, momentum)
-
-
-def _label_scoring(config: RunConfig) -> ScoringSetup | None:
-    settings = config.labelling
-    if not settings.uses_scoring(config.task, config.teacher.is_embedded):
-        return None
-    return ScoringSetup(
-        calibration=settings.calibration,
-        top_logprobs=settings.top_logprobs,
-        shots=settings.shots,
-        input_name=settings.input_name,
-        label_name=settings.label_name,
-    )
-
-
-def _prices(config: RunConfig) -> Prices | None:
-    """The teacher's prices: its own, else its model's entry in the price tables."""
-    teacher = config.teacher
-    model = "simulated-teacher" if teacher.is_simulated else teacher.model
-    return prices_for(model, override=teacher.prices, table=config.price_table)
-
-
-def _json_mode(teacher: TeacherConfig, options: MethodOptions) -> Any:
-    if options.json_mode != "auto":
-        return options.json_mode
-    # OpenAI rejects unknown response_format fields; llama.cpp and vLLM-style servers use them.
-    return "object" if "api.openai.com" in teacher.base_url else "schema"
 
 
 async def _round_zero(ctx: DistillContext) -> None:

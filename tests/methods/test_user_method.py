@@ -12,7 +12,8 @@ import yaml
 from evokd_agent.bench.cells import BenchSpec, known_methods, parse_methods, plan_cells
 from evokd_agent.config.run_config import load_run_config
 from evokd_agent.errors import EvokdError
-from evokd_agent.run.runner import make_policy, run_distillation
+from evokd_agent.run.policy import make_policy
+from evokd_agent.run.runner import run_distillation
 from evokd_agent.run.toolset import build_registry
 from evokd_agent.servers.fake import FakeOpenAIServer
 from tests.methods.test_baselines import Teacher, label_calls, make_config, read_jsonl, rounds_of
