@@ -2,10 +2,13 @@
 
     python scripts/bench_inference.py [--student DIR] [--n 256] [--threads 2]
 
-Without --student it times a fresh MiniLM classifier (the packaged all-MiniLM-L6-v2 with a 2-label
-head: the weights' values do not change the time). Sentences are SST-2 dev sentences. For each
-backend and batch size it prints sentences per second and p50/p99 latency per call, after a
-warm-up; the two backends run alternately in one process, so they see the same machine load.
+Without --student it times a fresh MiniLM classifier (the packaged all-MiniLM-L6-v2 with a
+2-label head: the weights' values do not change the time). Sentences are SST-2 dev sentences.
+For each backend and batch size it prints sentences per second and p50/p99 latency per call,
+after a warm-up; the backends run alternately in one process, so they see the same machine load.
+"onnxruntime-int8" is the `evokd export --onnx --quantize` export (int8 weights); the script
+first prints how far each ONNX export's probabilities are from torch's, and how often its top
+label is torch's.
 
 Beside them: the teacher's cost per labelled sentence, read from committed measurements
 (`benchmarks/results/embedded_labelling/sst2_dev200_shots4.jsonl`: the embedded teacher's
@@ -88,15 +91,24 @@ def main() -> None:
             source = Path(tmp) / "student"
             TextStudent.create(["negative", "positive"], device="cpu").save(source)
         export_onnx(source, Path(tmp) / "onnx")
+        export_onnx(source, Path(tmp) / "int8", quantize=True)
         backends = {
             "torch": load_student(source, device="cpu"),
             "onnxruntime": load_onnx_student(Path(tmp) / "onnx", threads=args.threads),
+            "onnxruntime-int8": load_onnx_student(Path(tmp) / "int8", threads=args.threads),
         }
-        gap = np.abs(
-            backends["torch"].predict_proba(texts[:100])  # type: ignore[operator]
-            - backends["onnxruntime"].predict_proba(texts[:100])
-        ).max()
-        print(json.dumps({"max_abs_prob_difference_100_sentences": float(gap)}))
+        reference = backends["torch"].predict_proba(texts)  # type: ignore[operator]
+        for name in ("onnxruntime", "onnxruntime-int8"):
+            probs = backends[name].predict_proba(texts)  # type: ignore[operator]
+            row = {
+                "backend": name,
+                "max_abs_prob_difference": float(np.abs(probs - reference).max()),
+                "same_top_label_as_torch": round(
+                    float((probs.argmax(1) == reference.argmax(1)).mean()), 4
+                ),
+                "sentences": len(texts),
+            }
+            print(json.dumps(row))
         for size in (1, 32):
             batches = [texts[i : i + size] for i in range(0, len(texts), size)]
             seconds: dict[str, list[float]] = {name: [] for name in backends}

@@ -27,6 +27,12 @@ def add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "or --out with no --format",
     )
     export.add_argument(
+        "--quantize",
+        action="store_true",
+        help="with --onnx: int8 weights, about 1.5x faster on a CPU; predictions then differ "
+        "from the torch student's a little (see the README)",
+    )
+    export.add_argument(
         "--out", type=Path, default=None, help="folder to write (default: RUN_DIR/export/FORMAT)"
     )
     export.add_argument(
@@ -54,6 +60,8 @@ def run_export(args: argparse.Namespace) -> int:
         raise EvokdError(
             "--push-to-hub uploads the hf format only", "add --format hf to the command"
         )
+    if args.quantize and not args.onnx:
+        raise EvokdError("--quantize applies to the ONNX export", "add --onnx to the command")
     if args.onnx:
         from evokd_agent.student.onnx import export_onnx
 
@@ -64,9 +72,11 @@ def run_export(args: argparse.Namespace) -> int:
                 "export a finished run, or `evokd run --resume` it first",
             )
         onnx_out = args.out if args.out is not None and args.format is None else None
-        path = export_onnx(final, onnx_out or args.run_dir / "export" / "onnx")
+        path = export_onnx(
+            final, onnx_out or args.run_dir / "export" / "onnx", quantize=args.quantize
+        )
         print(
-            f"onnx student in {path.parent} "
+            f"onnx student{' (int8)' if args.quantize else ''} in {path.parent} "
             "(load it with evokd_agent.student.onnx.load_onnx_student)"
         )
         if args.format is None:

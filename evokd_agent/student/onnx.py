@@ -40,8 +40,14 @@ class _Logits(torch.nn.Module):
         return logits
 
 
-def export_onnx(student_dir: str | Path, out_dir: str | Path, *, opset: int = 17) -> Path:
-    """Export the student saved in `student_dir` to `out_dir`; returns the model file."""
+def export_onnx(
+    student_dir: str | Path, out_dir: str | Path, *, opset: int = 17, quantize: bool = False
+) -> Path:
+    """Export the student saved in `student_dir` to `out_dir`; returns the model file.
+
+    `quantize`: int8 weights (see `quantize_int8`): about 1.5x faster on a CPU, but its
+    predictions no longer match torch to 1e-4.
+    """
     student = load_student(student_dir, device="cpu")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,10 +77,48 @@ def export_onnx(student_dir: str | Path, out_dir: str | Path, *, opset: int = 17
             opset_version=opset,
             dynamo=False,
         )
+    if quantize:
+        quantize_int8(path)
     student.tokenizer.save_pretrained(out)
     for name in (META_FILE, "config.json"):  # labels, task, max_length; the model's settings
         shutil.copyfile(Path(student_dir) / name, out / name)
     return path
+
+
+QUANTIZATION_PROP = "evokd.quantization"
+_INT8 = "int8 dynamic, per output channel, MatMul weights only"
+
+
+def quantize_int8(path: Path) -> None:
+    """Rewrite the ONNX model at `path` with int8 weights (onnxruntime's dynamic quantization).
+
+    Per output channel and MatMul weights only: quantizing every op (the embeddings, the
+    pooling) moved a 1-shot SST-2 student's dev predictions 4x as much, measured on 872
+    sentences (see benchmarks/results/inference). The model's metadata says it is quantized.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantized = path.with_suffix(".int8.onnx")
+    quantize_dynamic(
+        path,
+        quantized,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul"],
+    )
+    model = onnx.load(str(quantized))
+    onnx.helper.set_model_props(model, {QUANTIZATION_PROP: _INT8})
+    onnx.save(model, str(path))
+    quantized.unlink()
+
+
+def quantization_of(path: Path) -> str | None:
+    """How the ONNX model at `path` was quantized (None: float weights, as exported)."""
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return props.get(QUANTIZATION_PROP)
 
 
 class OnnxModule:

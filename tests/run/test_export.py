@@ -148,3 +148,7 @@ def test_onnx_export_of_a_run_predicts_as_its_student(run_dir: Path, tmp_path: P
     assert isinstance(portable, TextStudent) and isinstance(student, TextStudent)
     texts = [s["text"] for s in _samples(run_dir)]
     assert np.abs(portable.predict_proba(texts) - student.predict_proba(texts)).max() <= 1e-4
+
+
+def test_quantize_needs_onnx(run_dir: Path) -> None:
+    assert main(["export", str(run_dir), "--quantize"]) == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from evokd_agent.student.data import NerSample, TextSample
-from evokd_agent.student.onnx import export_onnx, load_onnx_student
+from evokd_agent.student.onnx import export_onnx, load_onnx_student, quantization_of
 from evokd_agent.student.student import NerStudent, TextStudent
 
 WORDS = ["the", "a", "film", "movie", "plot", "cast", "great", "dull", "fine", "bad"]
@@ -53,3 +53,23 @@ def test_tagger_predictions_match_torch(tmp_path: Path, tiny_model_dir: Path) ->
     ):
         assert np.abs(mine - theirs).max() <= 1e-4
     assert portable.predict(sentences) == student.predict(sentences)
+
+
+def test_a_quantized_export_is_marked_smaller_and_close(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    student = TextStudent.create(["negative", "positive"], tiny_model_dir, seed=3, device="cpu")
+    texts = [" ".join(s) for s in _sentences(100)]
+    student.train([TextSample(t, "positive" if "good" in t else "negative") for t in texts[:20]])
+    student.save(tmp_path / "final")
+    plain = export_onnx(tmp_path / "final", tmp_path / "fp32")
+    small = export_onnx(tmp_path / "final", tmp_path / "int8", quantize=True)
+    assert quantization_of(plain) is None
+    assert "int8" in (quantization_of(small) or "")
+    assert small.stat().st_size < plain.stat().st_size
+    assert not list((tmp_path / "int8").glob("*.int8.onnx"))  # the intermediate file is gone
+    gap = np.abs(
+        load_onnx_student(tmp_path / "int8").predict_proba(texts) - student.predict_proba(texts)
+    )
+    # int8 weights move the probabilities a little, far less than a coin flip would.
+    assert 0 < gap.max() < 0.1
