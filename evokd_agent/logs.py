@@ -127,3 +127,17 @@ def get_logger(name: str) -> FilteringBoundLogger:
     """A structlog logger carrying `component=name`; it follows later `configure_logging` calls."""
     logger: FilteringBoundLogger = structlog.get_logger(component=name)
     return logger
+
+
+def silent_logger() -> FilteringBoundLogger:
+    """A logger that drops every event (the cost estimate's rehearsal is not the run)."""
+    logger: FilteringBoundLogger = structlog.wrap_logger(
+        structlog.ReturnLogger(),
+        processors=[_drop],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL),
+    )
+    return logger
+
+
+def _drop(logger: object, method: str, event: MutableMapping[str, Any]) -> Any:
+    raise structlog.DropEvent

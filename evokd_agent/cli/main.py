@@ -159,6 +159,11 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the requests, tokens and cost the run plans, send nothing, and exit",
+    )
     run.set_defaults(func=_run)
 
 
@@ -170,6 +175,8 @@ def _run(args: argparse.Namespace) -> int:
             "give either a config file or --resume RUN_DIR",
             "e.g. `evokd run examples/sst2_1shot.yaml` or `evokd run --resume runs/NAME-...`",
         )
+    if args.dry_run:
+        return _dry_run(args.config)
     try:
         outcome = asyncio.run(
             run_distillation(
@@ -193,6 +200,24 @@ def _run(args: argparse.Namespace) -> int:
         f"  student   {final.get('checkpoint')}\n"
         f"  run dir   {outcome.run_dir}"
     )
+    return 0
+
+
+def _dry_run(config_path: Path | None) -> int:
+    from evokd_agent.config.run_config import load_run_config
+    from evokd_agent.run.dry_run import estimate_run
+
+    if config_path is None:
+        raise EvokdError("--dry-run estimates a new run", "give its config file, not --resume")
+    config = load_run_config(config_path)
+    estimate = asyncio.run(estimate_run(config))
+    print(
+        f"estimate for {config.name}: method {config.method}, budget "
+        f"{config.budget_tokens:,} tokens"
+        + (f" / ${config.budget_usd:g}" if config.budget_usd is not None else "")
+        + f", at most {config.max_rounds} rounds; nothing was sent\n"
+    )
+    print(estimate.table())
     return 0
 
 

@@ -18,6 +18,7 @@ from evokd_agent.distill.context import Sample, TaskSpec, sample_text
 from evokd_agent.distill.hygiene import Hygiene
 from evokd_agent.distill.parsing import parse_entities, parse_label
 from evokd_agent.student.data import NerSample, Task, TextSample
+from evokd_agent.student.metrics import classification_metrics, ner_metrics
 from evokd_agent.student.ner import bio_entities
 
 _WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
@@ -77,6 +78,22 @@ class TaskStrategy(ABC):
     def pseudo_label(self, sample: Sample) -> str:
         """A pool sample's teacher label, as text (LLKD's records)."""
 
+    @abstractmethod
+    def gold(self, sample: Sample) -> Any:
+        """A sample's gold answer as the student predicts it (label, or tag tuple)."""
+
+    @abstractmethod
+    def miss(self, sample: Sample, labels: Sequence[str]) -> Any:
+        """A wrong prediction for `sample` (the cost estimate's stand-in student)."""
+
+    @abstractmethod
+    def score(self, gold: Sequence[Any], predicted: Sequence[Any], labels: Sequence[str]) -> Any:
+        """Metrics of `predicted` against `gold` (ClassificationMetrics or NerMetrics)."""
+
+    @abstractmethod
+    def example_answer(self, label: str, word: str) -> dict[str, Any]:
+        """A labelling answer naming `label` (NER: `word` as an entity of that type)."""
+
 
 class Classification(TaskStrategy):
     task = "classification"
@@ -112,6 +129,18 @@ class Classification(TaskStrategy):
 
     def pseudo_label(self, sample: Sample) -> str:
         return _text(sample).label
+
+    def gold(self, sample: Sample) -> Any:
+        return _text(sample).label
+
+    def miss(self, sample: Sample, labels: Sequence[str]) -> Any:
+        return labels[(list(labels).index(_text(sample).label) + 1) % len(labels)]
+
+    def score(self, gold: Sequence[Any], predicted: Sequence[Any], labels: Sequence[str]) -> Any:
+        return classification_metrics(gold, predicted, labels)
+
+    def example_answer(self, label: str, word: str) -> dict[str, Any]:
+        return {"label": label}
 
 
 class Ner(TaskStrategy):
@@ -155,6 +184,19 @@ class Ner(TaskStrategy):
 
     def pseudo_label(self, sample: Sample) -> str:
         return " ".join(_ner(sample).tags)
+
+    def gold(self, sample: Sample) -> Any:
+        return _ner(sample).tags
+
+    def miss(self, sample: Sample, labels: Sequence[str]) -> Any:
+        tags = _ner(sample).tags
+        return ("B-" + labels[0], *tags[1:]) if set(tags) == {"O"} else ("O",) * len(tags)
+
+    def score(self, gold: Sequence[Any], predicted: Sequence[Any], labels: Sequence[str]) -> Any:
+        return ner_metrics(gold, predicted)
+
+    def example_answer(self, label: str, word: str) -> dict[str, Any]:
+        return {"entities": [{"text": word, "type": label}]}
 
 
 CLASSIFICATION = Classification()

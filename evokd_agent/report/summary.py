@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evokd_agent.rundir.records import RoundMetrics, RunState, SampleRecord
+from evokd_agent.teacher.cost_estimate import Comparison, CostEstimate, compare
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ class RunSummary:
     """Why the ledger stopped sending before the budget was spent, if it did."""
     cost_usd: float | None = None
     """The teacher's cost in dollars, when it has prices (the ledger's `total.cost_usd`)."""
+    estimate: CostEstimate | None = None
+    """What the run estimated before it started (`estimate.json`), if it did."""
+    against_estimate: Sequence[Comparison] = field(default_factory=tuple)
+    """The estimate per phase beside the spend (the last row: the total)."""
 
     @property
     def cached_prompt_tokens(self) -> int:
@@ -89,6 +94,7 @@ def summarize(
     *,
     ledger: Mapping[str, Any] | None = None,
     created: str | None = None,
+    estimate: Mapping[str, Any] | None = None,
 ) -> RunSummary:
     """The report's content for a run's config, metrics, samples, state and token ledger."""
     best = best_round(rounds)
@@ -106,6 +112,7 @@ def summarize(
             rejected[s.phase] += 1
             reasons[s.reason or "unknown"] += 1
     phases = sorted(set(accepted) | set(rejected), key=_phase_order(samples))
+    planned = CostEstimate.from_dict(estimate) if estimate else None
     return RunSummary(
         name=str(config.get("name", "run")),
         config=config,
@@ -121,6 +128,8 @@ def summarize(
         per_class=per_class_scores(best.dev) if best else (),
         errors=confusions(best.dev) if best else (),
         cached_by_phase=cached,
+        estimate=planned,
+        against_estimate=compare(planned, (ledger or {}).get("spend", [])) if planned else (),
         **_ledger_totals(ledger),
     )
 

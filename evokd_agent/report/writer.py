@@ -22,7 +22,7 @@ from evokd_agent.report.model_card import CARD_NAME, model_card
 from evokd_agent.report.plot import plot_f1_vs_tokens
 from evokd_agent.report.summary import RunSummary, summarize
 from evokd_agent.rundir.durable import write_text_atomic
-from evokd_agent.rundir.store import LEDGER_FILE, SAMPLES_FILE, RunStore
+from evokd_agent.rundir.store import ESTIMATE_FILE, LEDGER_FILE, SAMPLES_FILE, RunStore
 
 PLOT_FILE = "f1_vs_tokens.png"
 MARKDOWN_FILE = "report.md"
@@ -83,6 +83,7 @@ def write_report(
         store.read_state(),
         ledger=store.read_json(LEDGER_FILE),
         created=store.read_marker().get("created"),
+        estimate=store.read_json(ESTIMATE_FILE),
     )
     title = f"{summary.name}: student F1 against teacher tokens"
     plot = plot_f1_vs_tokens(summary.rounds, out / PLOT_FILE, title=title, budget=summary.budget)
@@ -233,9 +234,54 @@ def report_blocks(s: RunSummary) -> list[Block]:
                 "and count in the budget in full."
             ),
         ]
+    blocks += _estimate_blocks(s)
     blocks += _sample_blocks(s)
     blocks += _class_blocks(s)
     return blocks
+
+
+def _estimate_blocks(s: RunSummary) -> list[Block]:
+    """The estimate made before the run (`evokd run --dry-run`) beside what it spent."""
+    if s.estimate is None:
+        return []
+    priced = s.estimate.priced
+
+    def money(value: float) -> str:
+        return f"${value:.4f}" if priced else "–"
+
+    rows = [
+        [
+            c.phase,
+            _n(c.estimated.requests),
+            _n(c.spent_requests),
+            _n(c.estimated.tokens),
+            _n(c.spent_tokens),
+            f"{c.ratio:.2f}" if c.ratio is not None else "–",
+            money(c.estimated.cost_usd),
+            money(c.spent_usd),
+        ]
+        for c in s.against_estimate
+    ]
+    return [
+        Heading(2, "Cost: estimated before the run, and spent"),
+        Table(
+            [
+                "phase",
+                "requests est.",
+                "requests sent",
+                "tokens est.",
+                "tokens spent",
+                "spent / est.",
+                "cost est.",
+                "cost spent",
+            ],
+            rows,
+        ),
+        Paragraph(
+            f"The estimate rehearsed the plan for {s.estimate.rounds} round(s), then "
+            f"{s.estimate.stop}. It assumed: " + "; ".join(s.estimate.notes) + "."
+        ),
+    ]
 
 
 def _sample_blocks(s: RunSummary) -> list[Block]:

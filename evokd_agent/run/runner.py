@@ -20,7 +20,7 @@ from evokd_agent.agent import (
     EVOKD_ROUND,
     run_agent,
 )
-from evokd_agent.config.data import load_run_data
+from evokd_agent.config.data import RunData, load_run_data
 from evokd_agent.config.run_config import RunConfig, load_run_config
 from evokd_agent.config.stopping import Point, stop_reason
 from evokd_agent.distill.context import DistillContext
@@ -28,10 +28,11 @@ from evokd_agent.errors import EvokdError
 from evokd_agent.logs import configure_logging
 from evokd_agent.report.writer import write_report
 from evokd_agent.run.context import build_context, build_hygiene, run_prices, run_seeds
+from evokd_agent.run.dry_run import estimate_line, estimate_run
 from evokd_agent.run.policy import make_policy
 from evokd_agent.run.toolset import build_registry
 from evokd_agent.rundir.records import RunState
-from evokd_agent.rundir.store import RunStore
+from evokd_agent.rundir.store import ESTIMATE_FILE, RunStore
 from evokd_agent.servers.embedded import EmbeddedTeacher
 from evokd_agent.servers.simulated import SimulatedTeacher
 from evokd_agent.student.student import NerStudent, Student, TextStudent
@@ -228,6 +229,8 @@ async def _distil(
     if not seeds:
         raise EvokdError("no seed examples were loaded", "check data.seeds / data.train")
     hygiene = build_hygiene(config, data, seeds)
+    if resume is None:
+        await _write_estimate(store, config, data)
     # The cache is this run's own: a hit is an answer this run paid for before an interruption,
     # charged again so the replay retraces the original spend exactly (nothing is re-sent).
     ledger = TokenLedger(
@@ -307,6 +310,17 @@ async def _distil(
     log.info("run.finish", reason=reason, tokens=ledger.spent, resumes=previous.resumes)
     _report(store)
     return RunOutcome(store.path, reason, final)
+
+
+async def _write_estimate(store: RunStore, config: RunConfig, data: RunData) -> None:
+    """The run's cost estimate (`run.dry_run`) in estimate.json, before anything is sent."""
+    try:
+        estimate = await estimate_run(config, data)
+    except Exception as exc:  # a faulty estimate must not cost the user the run it describes
+        say(f"no cost estimate: {type(exc).__name__}: {exc}")
+        return
+    store.write_json(ESTIMATE_FILE, estimate.to_dict())
+    say(f"estimate: {estimate_line(estimate)}")
 
 
 def _report(store: RunStore) -> None:
