@@ -35,7 +35,7 @@ from evokd_agent.distill.context import DistillContext, Sample, TaskSpec, sample
 from evokd_agent.distill.tasks import task_of
 from evokd_agent.logs import silent_logger
 from evokd_agent.run.context import build_context, build_hygiene, run_prices, run_seeds
-from evokd_agent.run.policy import scripted_policy
+from evokd_agent.run.policy import scripted_policy, step_limit
 from evokd_agent.run.toolset import build_registry
 from evokd_agent.student.config import TrainResult
 from evokd_agent.student.metrics import ClassificationMetrics, NerMetrics
@@ -91,7 +91,7 @@ async def estimate_run(config: RunConfig, data: RunData | None = None) -> CostEs
     registry = build_registry(config.extra_tools)
     policy = scripted_policy(config, len(seeds), registry)
     try:
-        await run_agent(policy, registry, ctx, max_steps=_max_steps(config))
+        await run_agent(policy, registry, ctx, max_steps=step_limit(config))
     except (StopRun, ToolError) as exc:  # a user tool that needs the real student, say
         notes.append(f"the rehearsal stopped early: {exc}")
     if config.policy != "scripted" and spec.llm_policy_allowed:
@@ -116,10 +116,6 @@ def estimate_line(estimate: CostEstimate) -> str:
         f"{total.requests:,} teacher requests, {total.tokens:,} tokens{money} over "
         f"{estimate.rounds} round(s), then {estimate.stop}"
     )
-
-
-def _max_steps(config: RunConfig) -> int:
-    return (config.max_rounds + 2) * 16
 
 
 def _estimate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from evokd_agent.agent import (
+    EVOKD_ROUND,
     JsonConfig,
     JsonPolicy,
     LlmConfig,
@@ -17,6 +18,12 @@ from evokd_agent.config.run_config import RunConfig
 from evokd_agent.distill.context import DistillContext
 from evokd_agent.errors import EvokdError
 from evokd_agent.run.toolset import generator_chat_fn
+
+
+def step_limit(config: RunConfig) -> int:
+    """Tool calls a run may make: three times an EvoKD round's (with evaluation and finish)
+    per round, so a policy that loops cannot run forever."""
+    return (config.max_rounds + 1) * (len(EVOKD_ROUND) + 2) * 3
 
 
 def scripted_policy(config: RunConfig, n_seeds: int, tools: Any = None) -> ScriptedPolicy:

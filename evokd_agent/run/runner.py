@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from evokd_agent.agent import (
-    EVOKD_ROUND,
     run_agent,
 )
 from evokd_agent.config.data import RunData, load_run_data
@@ -29,7 +28,7 @@ from evokd_agent.logs import configure_logging
 from evokd_agent.report.writer import write_report
 from evokd_agent.run.context import build_context, build_hygiene, run_prices, run_seeds
 from evokd_agent.run.dry_run import estimate_line, estimate_run
-from evokd_agent.run.policy import make_policy
+from evokd_agent.run.policy import make_policy, step_limit
 from evokd_agent.run.toolset import build_registry
 from evokd_agent.rundir.records import RunState
 from evokd_agent.rundir.store import ESTIMATE_FILE, RunStore
@@ -283,7 +282,6 @@ async def _distil(
                     f"policy {config.policy!r} is not used"
                 )
             policy = make_policy(config, registry, ctx)
-            steps = (config.max_rounds + 1) * (len(EVOKD_ROUND) + 2) * 3
 
             def on_event(event: dict[str, Any]) -> None:
                 fields = dict(event)
@@ -291,7 +289,9 @@ async def _distil(
                 store.write_json("ledger.json", ledger.to_dict())
 
             try:
-                result = await run_agent(policy, registry, ctx, max_steps=steps, on_event=on_event)
+                result = await run_agent(
+                    policy, registry, ctx, max_steps=step_limit(config), on_event=on_event
+                )
                 if not ctx.state.finished:
                     # Whatever the policy did (step limit, StopRun, a model that never
                     # finishes), the run ends with a final evaluation and a saved student.
