@@ -7,8 +7,9 @@ Without --student it times a fresh MiniLM classifier (the packaged all-MiniLM-L6
 For each backend and batch size it prints sentences per second and p50/p99 latency per call,
 after a warm-up; the backends run alternately in one process, so they see the same machine load.
 "onnxruntime-int8" is the `evokd export --onnx --quantize` export (int8 weights); the script
-first prints how far each ONNX export's probabilities are from torch's, and how often its top
-label is torch's.
+first prints the fp32 ceiling (the encoder's multiply-adds for these sentences against the
+matrix-multiply speed measured on this machine), then how far each ONNX export's probabilities
+are from torch's, and how often its top label is torch's.
 
 Beside them: the teacher's cost per labelled sentence, read from committed measurements
 (`benchmarks/results/embedded_labelling/sst2_dev200_shots4.jsonl`: the embedded teacher's
@@ -26,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -76,6 +78,33 @@ def teacher_costs() -> dict[str, object]:
     return costs
 
 
+def compute_ceiling(student: TextStudent, texts: list[str], threads: int) -> dict[str, float]:
+    """What the machine allows at most: the encoder's multiply-adds for these sentences (their
+    real token counts, no padding) against the fp32 matrix-multiply speed measured here, on
+    matrices of the encoder's own shapes."""
+    config = student.model.encoder.config
+    hidden, ff, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    flops = 0.0
+    for text in texts:
+        n = len(student.tokenizer(text)["input_ids"])
+        # Q, K, V and output projections, the feed-forward pair, and attention's two products.
+        flops += layers * 2 * n * (4 * hidden * hidden + 2 * hidden * ff + 2 * n * hidden)
+    torch.set_num_threads(threads)
+    a, b = torch.randn(32 * 24, hidden), torch.randn(hidden, ff)
+    for _ in range(20):
+        a @ b
+    started, reps = time.perf_counter(), 200
+    for _ in range(reps):
+        a @ b
+    peak = 2 * a.shape[0] * hidden * ff * reps / (time.perf_counter() - started)
+    per_sentence = flops / len(texts)
+    return {
+        "gflop_per_sentence": round(per_sentence / 1e9, 3),
+        "fp32_matmul_gflop_per_s": round(peak / 1e9, 1),
+        "ceiling_sentences_per_s": round(peak / per_sentence, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--student", type=Path, default=None, help="a saved student (final/)")
@@ -92,14 +121,20 @@ def main() -> None:
             TextStudent.create(["negative", "positive"], device="cpu").save(source)
         export_onnx(source, Path(tmp) / "onnx")
         export_onnx(source, Path(tmp) / "int8", quantize=True)
+        # Classifiers all three (the script times SST-2 sentence classification).
         backends = {
-            "torch": load_student(source, device="cpu"),
-            "onnxruntime": load_onnx_student(Path(tmp) / "onnx", threads=args.threads),
-            "onnxruntime-int8": load_onnx_student(Path(tmp) / "int8", threads=args.threads),
+            "torch": cast(TextStudent, load_student(source, device="cpu")),
+            "onnxruntime": cast(
+                TextStudent, load_onnx_student(Path(tmp) / "onnx", threads=args.threads)
+            ),
+            "onnxruntime-int8": cast(
+                TextStudent, load_onnx_student(Path(tmp) / "int8", threads=args.threads)
+            ),
         }
-        reference = backends["torch"].predict_proba(texts)  # type: ignore[operator]
+        print(json.dumps({"fp32_ceiling": compute_ceiling(backends["torch"], texts, args.threads)}))
+        reference = backends["torch"].predict_proba(texts)
         for name in ("onnxruntime", "onnxruntime-int8"):
-            probs = backends[name].predict_proba(texts)  # type: ignore[operator]
+            probs = backends[name].predict_proba(texts)
             row = {
                 "backend": name,
                 "max_abs_prob_difference": float(np.abs(probs - reference).max()),

@@ -2,12 +2,13 @@
 
     python scripts/estimate_vs_spend.py BENCH_OUT [BENCH_OUT ...]
 
-Reads every finished run under the given folders (an `evokd bench --out` folder, or run
-directories) that has an `estimate.json`, and prints one row per run:
+Reads every finished run under the given folders (an `evokd bench --out` folder, a runs
+folder, or a run directory) that has an `estimate.json`, and prints one row per run:
 requests and tokens estimated and spent, spent / estimated, and the same ratio per phase.
 Run names are printed relative to the folder given, so the output carries no machine paths.
 `--recompute` estimates each run again from its saved config with the code installed now
-(the rehearsal takes seconds), instead of reading the `estimate.json` the run wrote.
+(the rehearsal takes seconds), instead of reading the `estimate.json` the run wrote (runs
+from before estimates were written count too).
 """
 
 from __future__ import annotations
@@ -36,16 +37,17 @@ def main() -> None:
     print(header)
     ratios: list[float] = []
     for folder in args.folders:
-        for estimate_file in sorted(folder.rglob("estimate.json")):
-            run = estimate_file.parent
-            state = run / "state.json"
-            if not state.is_file() or not json.loads(state.read_text()).get("finished"):
+        for state_file in sorted(folder.rglob("state.json")):
+            run = state_file.parent
+            if not json.loads(state_file.read_text()).get("finished"):
                 continue  # still running: its spend is not final
             if args.recompute:
                 config = RunStore.open(run, resume=False).config
                 estimate = asyncio.run(estimate_run(config))
+            elif (run / "estimate.json").is_file():
+                estimate = CostEstimate.from_dict(json.loads((run / "estimate.json").read_text()))
             else:
-                estimate = CostEstimate.from_dict(json.loads(estimate_file.read_text()))
+                continue  # written before runs estimated their cost
             ledger = json.loads((run / "ledger.json").read_text())
             rows = compare(estimate, ledger.get("spend", []))
             total = rows[-1]
@@ -55,7 +57,9 @@ def main() -> None:
                 ratios.append(ratio)
             stop = estimate.stop.split(":")[0]
             stop = "budget" if "budget" in stop else "rounds" if "round limit" in stop else stop
-            name = str(run.relative_to(folder).parent)
+            parts = run.relative_to(folder).parts
+            # A bench cell's folder names the cell; its one run directory adds only a date.
+            name = "/".join(parts[:-1]) if len(parts) > 1 else run.name
             print(
                 f"{name:<44} {stop:<14} {total.estimated.requests:>7} {total.spent_requests:>8} "
                 f"{total.estimated.tokens:>10,} {total.spent_tokens:>12,} "
