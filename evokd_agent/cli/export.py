@@ -51,6 +51,26 @@ def add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     export.set_defaults(func=run_export)
 
 
+def _int8_check(run_dir: Path, final: Path, onnx_dir: Path, limit: int = 200) -> str:
+    """How the int8 export's predictions compare with the student's on the run's dev split."""
+    from evokd_agent.config.data import load_run_data
+    from evokd_agent.errors import EvokdError
+    from evokd_agent.rundir.store import RunStore
+    from evokd_agent.student.onnx import agreement, load_onnx_student
+    from evokd_agent.student.student import load_student
+
+    try:
+        dev = list(load_run_data(RunStore.open(run_dir, resume=False).config).dev)[:limit]
+    except EvokdError as err:
+        return f"int8 check skipped: the run's dev data cannot be read ({err.cause})"
+    check = agreement(load_onnx_student(onnx_dir), load_student(final, device="cpu"), dev)
+    return (
+        f"int8 check on {check.sentences} dev inputs: top label as the student's for "
+        f"{check.same_label:.1%}, largest probability change {check.max_gap:.3f} "
+        "(drop --quantize for an export that predicts as the student to 1e-4)"
+    )
+
+
 def run_export(args: argparse.Namespace) -> int:
     """Write the export and print where it is; errors are `EvokdError`s for the CLI to print."""
     from evokd_agent.errors import EvokdError
@@ -79,6 +99,8 @@ def run_export(args: argparse.Namespace) -> int:
             f"onnx student{' (int8)' if args.quantize else ''} in {path.parent} "
             "(load it with evokd_agent.student.onnx.load_onnx_student)"
         )
+        if args.quantize:
+            print(_int8_check(args.run_dir, final, path.parent))
         if args.format is None:
             return 0
     fmt: Format = args.format or "jsonl"

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import torch
 
 from evokd_agent.errors import EvokdError
@@ -119,6 +121,31 @@ def quantization_of(path: Path) -> str | None:
 
     props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     return props.get(QUANTIZATION_PROP)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How an export's predictions compare with the student it was exported from."""
+
+    sentences: int
+    """Inputs compared."""
+    same_label: float
+    """Share of inputs (NER: of words) whose top label is the student's."""
+    max_gap: float
+    """Largest change of any label probability."""
+
+
+def agreement(
+    export: TextStudent | NerStudent, student: TextStudent | NerStudent, samples: Sequence[Any]
+) -> Agreement:
+    """Compare `export`'s predictions on `samples` with `student`'s (same task and labels)."""
+    inputs: Any = student.inputs(samples)
+    mine, theirs = export.predict_proba(inputs), student.predict_proba(inputs)
+    pairs = list(zip(mine, theirs, strict=True))  # per input: (labels,) or (words, labels)
+    gap = max((float(np.abs(a - b).max()) for a, b in pairs), default=0.0)
+    same = [a.argmax(-1) == b.argmax(-1) for a, b in pairs]
+    flat = np.concatenate([np.atleast_1d(s) for s in same]) if same else np.zeros(0)
+    return Agreement(len(pairs), float(flat.mean()) if flat.size else 1.0, gap)
 
 
 class OnnxModule:

@@ -246,6 +246,10 @@ class Student(ABC, Generic[SampleT, InputT, PredT]):
     def evaluate(self, samples: Sequence[SampleT]) -> ClassificationMetrics | NerMetrics:
         """Score the student on labelled samples."""
 
+    def inputs(self, samples: Sequence[SampleT]) -> list[InputT]:
+        """What `predict_proba` takes for these samples (texts, or word lists for NER)."""
+        return [self._input_of(s) for s in samples]
+
     @abstractmethod
     def _encode(self, samples: Sequence[SampleT]) -> list[Features]:
         """Tokenize labelled samples into training features (labels as ids)."""

@@ -4,6 +4,7 @@ DatasetDict with a card; `--push-to-hub` against a mocked Hub (HTTP answered in-
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,12 @@ def test_onnx_export_of_a_run_predicts_as_its_student(run_dir: Path, tmp_path: P
 
 def test_quantize_needs_onnx(run_dir: Path) -> None:
     assert main(["export", str(run_dir), "--quantize"]) == 2
+
+
+def test_an_int8_export_reports_how_it_compares_on_dev(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export", str(run_dir), "--onnx", "--quantize", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "onnx student (int8)" in out
+    assert re.search(r"int8 check on \d+ dev inputs: top label as the student's for [\d.]+%", out)

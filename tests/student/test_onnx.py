@@ -5,10 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from evokd_agent.student.data import NerSample, TextSample
-from evokd_agent.student.onnx import export_onnx, load_onnx_student, quantization_of
+from evokd_agent.student.onnx import (
+    agreement,
+    export_onnx,
+    load_onnx_student,
+    quantization_of,
+)
 from evokd_agent.student.student import NerStudent, TextStudent
+from tests.tiny_models import build_tiny_bert
 
 WORDS = ["the", "a", "film", "movie", "plot", "cast", "great", "dull", "fine", "bad"]
 WORDS += ["good", "story", "acting", "long", "short"]
@@ -55,12 +62,13 @@ def test_tagger_predictions_match_torch(tmp_path: Path, tiny_model_dir: Path) ->
     assert portable.predict(sentences) == student.predict(sentences)
 
 
-def test_a_quantized_export_is_marked_smaller_and_close(
-    tmp_path: Path, tiny_model_dir: Path
-) -> None:
-    student = TextStudent.create(["negative", "positive"], tiny_model_dir, seed=3, device="cpu")
+def test_a_quantized_export_is_marked_smaller_and_close(tmp_path: Path) -> None:
+    torch.manual_seed(0)  # int8 suits most random tiny networks, not all: use one that it suits
+    model_dir = build_tiny_bert(tmp_path / "bert")
+    student = TextStudent.create(["negative", "positive"], model_dir, seed=3, device="cpu")
     texts = [" ".join(s) for s in _sentences(100)]
-    student.train([TextSample(t, "positive" if "good" in t else "negative") for t in texts[:20]])
+    samples = [TextSample(t, "positive" if "good" in t else "negative") for t in texts]
+    student.train(samples[:20])
     student.save(tmp_path / "final")
     plain = export_onnx(tmp_path / "final", tmp_path / "fp32")
     small = export_onnx(tmp_path / "final", tmp_path / "int8", quantize=True)
@@ -68,8 +76,6 @@ def test_a_quantized_export_is_marked_smaller_and_close(
     assert "int8" in (quantization_of(small) or "")
     assert small.stat().st_size < plain.stat().st_size
     assert not list((tmp_path / "int8").glob("*.int8.onnx"))  # the intermediate file is gone
-    gap = np.abs(
-        load_onnx_student(tmp_path / "int8").predict_proba(texts) - student.predict_proba(texts)
-    )
-    # int8 weights move the probabilities a little, far less than a coin flip would.
-    assert 0 < gap.max() < 0.1
+    check = agreement(load_onnx_student(tmp_path / "int8"), student, samples)
+    # int8 weights move the probabilities a little: not 0, far less than a coin flip.
+    assert 0 < check.max_gap < 0.1 and check.same_label >= 0.95 and check.sentences == 100
