@@ -23,7 +23,12 @@ def add_eval_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         help="comma-separated label names, in index order, for files with integer labels "
         "(default: the checkpoint's labels)",
     )
-    parser.add_argument("--batch-size", type=int, default=64, help="prediction batch size")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="inputs per forward pass (default: 16 on a CPU, 64 on a GPU)",
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--json", action="store_true", help="print metrics as JSON")
     parser.set_defaults(func=run_eval)
@@ -39,7 +44,8 @@ def run_eval(args: argparse.Namespace) -> int:
     meta = read_meta(args.model)
     names = [n.strip() for n in args.labels.split(",")] if args.labels else None
     student = load_student(args.model, device=args.device)
-    student.eval_batch_size = max(1, args.batch_size)
+    if args.batch_size is not None:
+        student.eval_batch_size = max(1, args.batch_size)
     metrics: ClassificationMetrics | NerMetrics
     if isinstance(student, TextStudent):
         metrics = student.evaluate(load_text_samples(args.data, names or meta.labels))

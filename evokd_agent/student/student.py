@@ -66,6 +66,20 @@ class Prediction(Generic[SampleT, PredT]):
     """Whether the prediction equals the gold label / every gold tag."""
 
 
+# Inputs per forward pass when predicting: on a CPU, 16 length-sorted inputs waste less on
+# padding than 64 and still fill the matrix units (MiniLM, SST-2 dev calls of 32 sentences:
+# 103 against 69 sentences/s with torch, 110 against 89 on ONNX Runtime, 2 cores; one call
+# of 256: 129 against 110, 138 against 135); an accelerator wants large batches.
+CPU_PREDICTION_BATCH = 16
+ACCELERATOR_PREDICTION_BATCH = 64
+
+
+def _prediction_batch(model: Any) -> int:
+    parameter = next(iter(model.parameters()), None)
+    on_cpu = parameter is None or parameter.device.type == "cpu"
+    return CPU_PREDICTION_BATCH if on_cpu else ACCELERATOR_PREDICTION_BATCH
+
+
 class Student(ABC, Generic[SampleT, InputT, PredT]):
     """Shared machinery; use `TextStudent` / `NerStudent`, or `Student.load` for either."""
 
@@ -79,7 +93,7 @@ class Student(ABC, Generic[SampleT, InputT, PredT]):
         *,
         max_length: int = 128,
         base_model: str = "",
-        eval_batch_size: int = 64,
+        eval_batch_size: int | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -87,7 +101,7 @@ class Student(ABC, Generic[SampleT, InputT, PredT]):
         self.label2id = {label: i for i, label in enumerate(self.labels)}
         self.max_length = max_length
         self.base_model = base_model
-        self.eval_batch_size = eval_batch_size
+        self.eval_batch_size = eval_batch_size or _prediction_batch(model)
         self._base_encoder: dict[str, torch.Tensor] | None = None
         self.model.eval()
 
