@@ -110,7 +110,9 @@ async def estimate_run(config: RunConfig, data: RunData | None = None) -> CostEs
 def estimate_line(estimate: CostEstimate) -> str:
     """The estimate in one line, for the run's start."""
     total = estimate.total
-    money = f" (${total.cost_usd:.4f})" if estimate.priced else ""
+    # As the progress line: no dollars for a teacher that costs nothing (embedded, simulated).
+    free = total.cost_usd == 0 and estimate.budget_usd is None
+    money = f" (${total.cost_usd:.4f})" if estimate.priced and not free else ""
     return (
         f"{total.requests:,} teacher requests, {total.tokens:,} tokens{money} over "
         f"{estimate.rounds} round(s), then {estimate.stop}"

@@ -13,7 +13,7 @@ import pytest
 
 from evokd_agent.cli.main import main
 from evokd_agent.config.run_config import load_run_config
-from evokd_agent.run.dry_run import estimate_run
+from evokd_agent.run.dry_run import estimate_line, estimate_run
 from evokd_agent.run.runner import run_distillation
 from evokd_agent.servers.fake import FakeOpenAIServer, FakeReply, FakeTokenLogprob
 from evokd_agent.teacher.cost_estimate import CostEstimate, PhaseEstimate, compare
@@ -95,6 +95,9 @@ async def test_the_estimate_is_priced_at_the_teachers_prices(
     )
     estimate = await estimate_run(load_run_config(path))
     assert estimate.priced
+    assert f"(${estimate.total.cost_usd:.4f})" in estimate_line(estimate)
+    free = CostEstimate("evokd", 1, "round limit", 100, priced=True, phases=estimate.phases[:0])
+    assert "$" not in estimate_line(free)
     for phase in estimate.phases:
         expected = (phase.prompt_tokens * 2.0 + phase.completion_tokens * 8.0) / 1e6
         assert phase.cost_usd == pytest.approx(expected, rel=1e-6)
