@@ -112,7 +112,7 @@ def summarize(
             rejected[s.phase] += 1
             reasons[s.reason or "unknown"] += 1
     phases = sorted(set(accepted) | set(rejected), key=_phase_order(samples))
-    planned = CostEstimate.from_dict(estimate) if estimate else None
+    planned = _read_estimate(estimate)
     return RunSummary(
         name=str(config.get("name", "run")),
         config=config,
@@ -132,6 +132,16 @@ def summarize(
         against_estimate=compare(planned, (ledger or {}).get("spend", [])) if planned else (),
         **_ledger_totals(ledger),
     )
+
+
+def _read_estimate(data: Mapping[str, Any] | None) -> CostEstimate | None:
+    """The run's saved estimate; None when it has none, or one this version cannot read."""
+    if not data:
+        return None
+    try:
+        return CostEstimate.from_dict(data)
+    except (KeyError, TypeError, ValueError):  # an edited or foreign file: report without it
+        return None
 
 
 def _ledger_totals(ledger: Mapping[str, Any] | None) -> dict[str, Any]:

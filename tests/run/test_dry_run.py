@@ -154,3 +154,11 @@ def test_an_estimate_reads_back_and_compares_per_phase() -> None:
     assert by_phase["labelling"].spent_requests == 0 and by_phase["labelling"].ratio == 0.0
     assert by_phase["analysis"].estimated.tokens == 0 and by_phase["analysis"].ratio is None
     assert by_phase["total"].spent_tokens == 430 and by_phase["total"].spent_requests == 3
+
+
+def test_a_report_skips_an_estimate_it_cannot_read() -> None:
+    from evokd_agent.report.summary import summarize
+    from evokd_agent.rundir.records import RunState
+
+    summary = summarize({}, [], [], RunState(), estimate={"method": "evokd"})  # no rounds, stop
+    assert summary.estimate is None and summary.against_estimate == ()
