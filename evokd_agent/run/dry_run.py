@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from openai.types.chat import ChatCompletion
 
-from evokd_agent.agent import StopRun, ToolError, run_agent
+from evokd_agent.agent import StopRun, ToolError, ToolRegistry, run_agent
 from evokd_agent.config.data import RunData, load_run_data
 from evokd_agent.config.run_config import RunConfig
 from evokd_agent.distill.context import DistillContext, Sample, TaskSpec, sample_text
@@ -51,8 +51,13 @@ from evokd_agent.teacher.tokens import TokenCounter
 _NUMBERED = re.compile(r"^\d+\. ", re.MULTILINE)
 
 
-async def estimate_run(config: RunConfig, data: RunData | None = None) -> CostEstimate:
-    """The requests, tokens and dollars `config`'s run plans, without sending anything."""
+async def estimate_run(
+    config: RunConfig,
+    data: RunData | None = None,
+    registry: ToolRegistry[DistillContext] | None = None,
+) -> CostEstimate:
+    """The requests, tokens and dollars `config`'s run plans, without sending anything
+    (`data`, `registry`: the run's, when it has loaded them already)."""
     data = data if data is not None else load_run_data(config)
     spec = config.method_spec
     seeds = run_seeds(config, data)
@@ -87,7 +92,7 @@ async def estimate_run(config: RunConfig, data: RunData | None = None) -> CostEs
         kind=_RehearsalContext,
     )
     ctx.state.batch = list(seeds)  # round 0 (training on the seeds) asks no teacher
-    registry = build_registry(config.extra_tools)
+    registry = registry if registry is not None else build_registry(config.extra_tools)
     policy = scripted_policy(config, len(seeds), registry)
     try:
         await run_agent(policy, registry, ctx, max_steps=step_limit(config))

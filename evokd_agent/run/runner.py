@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evokd_agent.agent import (
-    run_agent,
-)
+from evokd_agent.agent import ToolRegistry, run_agent
 from evokd_agent.config.data import RunData, load_run_data
 from evokd_agent.config.run_config import RunConfig, load_run_config
 from evokd_agent.config.stopping import Point, stop_reason
@@ -228,8 +226,9 @@ async def _distil(
     if not seeds:
         raise EvokdError("no seed examples were loaded", "check data.seeds / data.train")
     hygiene = build_hygiene(config, data, seeds)
+    registry = build_registry(config.extra_tools)
     if resume is None:
-        await _write_estimate(store, config, data)
+        await _write_estimate(store, config, data, registry)
     # The cache is this run's own: a hit is an answer this run paid for before an interruption,
     # charged again so the replay retraces the original spend exactly (nothing is re-sent).
     ledger = TokenLedger(
@@ -275,7 +274,6 @@ async def _distil(
             )
             book.ctx = ctx
             await _round_zero(ctx)
-            registry = build_registry(config.extra_tools)
             if not spec.llm_policy_allowed and config.policy != "scripted":
                 say(
                     f"method {config.method} is a fixed procedure: "
@@ -312,10 +310,12 @@ async def _distil(
     return RunOutcome(store.path, reason, final)
 
 
-async def _write_estimate(store: RunStore, config: RunConfig, data: RunData) -> None:
+async def _write_estimate(
+    store: RunStore, config: RunConfig, data: RunData, registry: ToolRegistry[DistillContext]
+) -> None:
     """The run's cost estimate (`run.dry_run`) in estimate.json, before anything is sent."""
     try:
-        estimate = await estimate_run(config, data)
+        estimate = await estimate_run(config, data, registry)
     except Exception as exc:  # a faulty estimate must not cost the user the run it describes
         say(f"no cost estimate: {type(exc).__name__}: {exc}")
         return
