@@ -29,8 +29,8 @@ def add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     export.add_argument(
         "--quantize",
         action="store_true",
-        help="with --onnx: int8 weights, about 1.5x faster on a CPU; predictions then differ "
-        "from the torch student's a little (see the README)",
+        help="with --onnx: int8 weights, about 1.3x faster on a CPU; predictions then differ "
+        "from the torch student's a little, and the command prints by how much on dev",
     )
     export.add_argument(
         "--out", type=Path, default=None, help="folder to write (default: RUN_DIR/export/FORMAT)"
