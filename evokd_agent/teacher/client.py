@@ -17,6 +17,7 @@ Two send paths:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sys
@@ -224,6 +225,12 @@ class TeacherClient:
         """True once the endpoint answered at all (until then, unreachable is fatal)."""
 
     # --- sending ---------------------------------------------------------------------------
+    @property
+    def times_whole_attempt(self) -> bool:
+        """Whether `send` itself ends an attempt after `config.timeout` (the HTTP/1.1 pool
+        does; the SDK's timeouts bound each read, so the caller adds a total limit)."""
+        return self._pool is not None
+
     def payload(self, request: ChatRequest) -> dict[str, Any]:
         """The JSON body of `request`."""
         body: dict[str, Any] = {"model": self.model}
@@ -256,6 +263,7 @@ class TeacherClient:
                 content,
                 connect_timeout=self._connect_timeout,
                 read_timeout=self.config.timeout,
+                deadline=asyncio.get_running_loop().time() + self.config.timeout,
             )
         except ReadTimedOut as exc:
             raise openai.APITimeoutError(request=self._stub(url)) from exc

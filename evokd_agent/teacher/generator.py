@@ -390,8 +390,12 @@ class ChatGenerator:
                     )
                     sent_ids.append(attempt_id)
                 try:
-                    completion, body = await _with_timeout(
-                        self.client.send(request), self.config.timeout
+                    sending = self.client.send(request)
+                    # One timer per attempt: the pool keeps its own deadline (a hot path).
+                    completion, body = await (
+                        sending
+                        if self.client.times_whole_attempt
+                        else _with_timeout(sending, self.config.timeout)
                     )
                 except Exception as exc:
                     failed = await self.client.classify(exc)

@@ -88,8 +88,21 @@ class H1Pool:
         *,
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
+        deadline: float | None = None,
     ) -> tuple[int, Headers, bytes]:
-        """Send one request; (status, headers, body) of the response."""
+        """Send one request; (status, headers, body) of the response.
+
+        `deadline` (the event loop's clock): the whole request, connecting included, ends by
+        then; each wait is cut to what is left of it.
+        """
+        loop = asyncio.get_running_loop()
+
+        def left(limit: float | None) -> float | None:
+            if deadline is None:
+                return limit
+            rest = max(0.0, deadline - loop.time())
+            return rest if limit is None else min(limit, rest)
+
         parts = urlsplit(url)
         scheme = parts.scheme
         host = parts.hostname or ""
@@ -115,13 +128,13 @@ class H1Pool:
             conn = None if fresh else self._checkout(key)
             reused = conn is not None
             if conn is None:
-                conn = await self._connect(host, port, connect_timeout)
+                conn = await self._connect(host, port, left(connect_timeout))
             keep = False
             try:
                 conn.writer.write(data)
                 try:
                     status, resp_headers, content, keep = await _within(
-                        _read_response(conn.reader, method), read_timeout
+                        _read_response(conn.reader, method), left(read_timeout)
                     )
                 except asyncio.IncompleteReadError as exc:
                     if reused and not exc.partial:

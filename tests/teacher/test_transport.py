@@ -144,3 +144,14 @@ def test_proxy_detection(monkeypatch: pytest.MonkeyPatch) -> None:
     assert proxied("https://api.openai.com/v1")
     assert not proxied("http://example.com/v1")
     assert not proxied("https://127.0.0.1:8000/v1")
+
+
+async def test_a_deadline_ends_the_whole_request_before_a_longer_read_timeout() -> None:
+    async with raw_server(lambda n, raw: None) as (url, _):  # never answers
+        pool = H1Pool()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(ReadTimedOut):
+            await pool.request("POST", url, [], b"", read_timeout=30.0, deadline=started + 0.2)
+        assert loop.time() - started < 5.0  # the deadline, not the 30 s read timeout
+        await pool.aclose()
