@@ -68,7 +68,7 @@ async def estimate_run(
     if not spec.uses_teacher:
         return _estimate(config, ledger, 0, "the method asks no teacher", (), assumed=False)
     counter = TokenCounter(config.teacher.encoding)
-    replies = _Replies(config, [*seeds, *data.dev], data.pool, counter)
+    replies = _Replies(config, [*seeds, *data.dev], data.pool)
     generator = ChatGenerator(
         _StandInTeacher(config.teacher, replies, counter),
         ledger=ledger,
@@ -221,7 +221,6 @@ class _Replies:
         config: RunConfig,
         samples: Sequence[Sample],
         pool: Sequence[str],
-        counter: TokenCounter,
     ) -> None:
         texts = [sample_text(s) for s in samples] + list(pool[:500])
         self.words = [w for t in texts for w in t.split()] or ["word"]
@@ -231,7 +230,6 @@ class _Replies:
         # The key a generation item names its target with ("label", NER "type").
         self.noun = self.strategy.noun
         self.per_input = config.generation.max_tokens
-        self.counter = counter
         self.rng = random.Random(config.seed)
         self.turn = 0
 
