@@ -104,10 +104,9 @@ class ToolState:
     """The dev metrics of the last training (reused when a round adds nothing to train on)."""
     label_prior: dict[str, float] | None = None
     """Label scoring: the content-free label distribution (measured once per run)."""
-    scored_sum: dict[str, float] = field(default_factory=dict)
-    """Label scoring: summed label distributions of every text scored so far (batch prior)."""
-    scored_count: int = 0
-    """Label scoring: texts summed in `scored_sum`."""
+    scored: list[dict[str, float]] = field(default_factory=list)
+    """Label scoring: the uncalibrated label distribution of every text scored so far (the
+    batch calibration's data)."""
     pseudo: dict[str, PseudoLabel] = field(default_factory=dict)
     """Pool samples in the training set, by text: their teacher confidence (LLKD weighting)."""
     selection: dict[str, Any] | None = None

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from evokd_agent.distill.calibration import batch_prior, calibrated
 from evokd_agent.distill.confidence import ConfidenceMethod, LabelConfidence
 from evokd_agent.distill.context import DistillContext
 from evokd_agent.student.data import TextSample
@@ -34,8 +35,6 @@ from evokd_agent.teacher.request import ChatRequest, ChatResult
 
 CONTENT_FREE = ("N/A", "", "[MASK]")
 TEMPLATE_VERSION = "label-scoring-v1"
-# Probability floor of a label under a content-free input (a zero would divide by zero).
-_FLOOR = 1e-6
 
 
 @dataclass(frozen=True)
@@ -223,17 +222,7 @@ def _label_probs(
 async def content_free_prior(ctx: DistillContext, setup: ScoringSetup) -> dict[str, float] | None:
     """The mean label distribution of the content-free inputs (None if none was readable)."""
     rows = await raw_distributions(ctx, setup, CONTENT_FREE, desc="calibration")
-    readable = [dist for dist, _, _ in rows if dist is not None]
-    if not readable:
-        return None
-    return {k: sum(d[k] for d in readable) / len(readable) for k in ctx.spec.labels}
-
-
-def calibrated(dist: Mapping[str, float], prior: Mapping[str, float]) -> dict[str, float]:
-    """`dist` divided by `prior` label by label, renormalised."""
-    scaled = {k: v / max(prior.get(k, 0.0), _FLOOR) for k, v in dist.items()}
-    total = sum(scaled.values())
-    return {k: v / total for k, v in scaled.items()} if total > 0 else dict(dist)
+    return batch_prior([dist for dist, _, _ in rows if dist is not None], ctx.spec.labels)
 
 
 async def score_by_completion(
@@ -249,13 +238,8 @@ async def score_by_completion(
             state.label_prior = await content_free_prior(ctx, setup)
         prior = state.label_prior
     elif setup.calibration == "batch":
-        for dist, _, _ in rows:
-            if dist is not None:
-                state.scored_count += 1
-                for k, v in dist.items():
-                    state.scored_sum[k] = state.scored_sum.get(k, 0.0) + v
-        if state.scored_count:
-            prior = {k: v / state.scored_count for k, v in state.scored_sum.items()}
+        state.scored += [dist for dist, _, _ in rows if dist is not None]
+        prior = batch_prior(state.scored, ctx.spec.labels)
     method: ConfidenceMethod = "scoring" if prior is None else "calibrated_scoring"
     out = []
     for dist, mass, result in rows:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from evokd_agent.distill.calibration import calibrated
 from evokd_agent.distill.context import Candidate
 from evokd_agent.distill.label_scoring import (
     CONTENT_FREE,
     ScoringSetup,
-    calibrated,
     score_by_completion,
     word_mass,
 )
