@@ -4,7 +4,8 @@ Examples:
     .venv/bin/python scripts/bench_teacher_calls.py --teacher simulated --part labelling --m 1,4,16
     .venv/bin/python scripts/bench_teacher_calls.py --teacher embedded --part labelling --m 1,4,8
     .venv/bin/python scripts/bench_teacher_calls.py --teacher embedded --part generation --k 1,4,8
-    .venv/bin/python scripts/bench_teacher_calls.py --teacher embedded --part scoring --n 200
+    .venv/bin/python scripts/bench_teacher_calls.py --teacher embedded --part scoring --n 200 \
+        --draws 1,2,3,4,5 --ways "chat m=16,off,content_free,batch,mixture"
 
 SST-2 (or WNUT-17 with `--data wnut17`), one seed sentence per class as the prompt's examples.
 `labelling`: the teacher labels `--n` sentences (a seeded sample of dev; of train for the
@@ -14,11 +15,16 @@ the parsed entities),
 items rejected, tokens spent and tokens per label, side by side for every m in one run.
 `generation`: the teacher writes `--n` inputs, ZeroGen-style (n / labels per label), k per
 request; prints inputs produced and accepted by the run's filters, tokens per accepted input.
-`scoring` (classification): labels `--n` dev sentences with the same `--shots` seed examples
-per class, by chat JSON (m per request, confidence from the label token's logprobs) and by
-completion scoring (`distill.label_scoring`): uncalibrated, with contextual (content-free) and
-with batch calibration; prints accuracy, ECE (10 equal-width bins, over the labelled texts),
-the count of each predicted label, the probability mass on label words, tokens per label.
+`scoring` (classification): labels `--n` dev sentences (the same ones for every draw) with
+`--shots` seed examples per class, drawn afresh for each of `--draws`, in the `--ways` given:
+chat JSON (`chat m=M`: m per request, confidence from the label token's logprobs) and
+completion scoring (`distill.label_scoring`), one scoring pass per draw read with each
+calibration (`off`, `content_free`, `batch`, `mixture`) as a run's single call with every text
+would; prints accuracy, ECE (10 equal-width bins, over the labelled texts), the count of each
+predicted label, the probability mass on label words, tokens per label, and for two labels the
+threshold ceiling (the best accuracy any boundary on the raw log-odds reaches, chosen with the
+gold labels: the most a calibration can get from these replies); with several draws, the
+mean, lowest and highest accuracy and ECE of each way.
 Every request goes through the real generator and ledger; no response cache.
 """
 
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import time
@@ -36,9 +43,15 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from evokd_agent.distill.context import DistillContext, TaskSpec, sample_text
+from evokd_agent.distill.confidence import LabelConfidence
+from evokd_agent.distill.context import DistillContext, TaskSpec, ToolState, sample_text
 from evokd_agent.distill.hygiene import Hygiene
-from evokd_agent.distill.label_scoring import ScoringSetup, score_by_completion
+from evokd_agent.distill.label_scoring import (
+    ScoringSetup,
+    calibrate_scores,
+    content_free_prior,
+    raw_distributions,
+)
 from evokd_agent.distill.labelling import ask_labels
 from evokd_agent.distill.parsing import parse_entities, parse_label
 from evokd_agent.distill.scoring import score_texts
@@ -58,6 +71,9 @@ TASKS = {
     "sst2": ("classification", "Decide whether a movie review sentence is negative or positive."),
     "wnut17": ("ner", "Find the named entities in short, informal social-media posts."),
 }
+
+
+SCORING_WAYS = ["off", "content_free", "batch", "mixture"]
 
 
 def teacher_config(kind: str, data: str) -> TeacherConfig:
@@ -191,62 +207,143 @@ def calibration_error(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
     return total
 
 
-async def scoring(teacher: TeacherConfig, args: argparse.Namespace) -> list[dict[str, Any]]:
-    rng = random.Random(args.seed)
-    train = [s for s in load_samples(DATA / args.data / "train.jsonl") if isinstance(s, TextSample)]
-    dev = list(load_samples(DATA / args.data / f"{args.split or 'dev'}.jsonl"))
-    labels = label_names(train)
-    seeds = [
-        s
-        for label in labels
-        for s in rng.sample([t for t in train if t.label == label], args.shots)
+def scoring_row(
+    args: argparse.Namespace,
+    way: str,
+    draw: int,
+    sample: list[TextSample],
+    scores: list[LabelConfidence | None],
+    labels: list[str],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    got = [x.label if x is not None else None for x in scores]
+    pairs = [
+        (x.confidence, x.label == s.label)
+        for x, s in zip(scores, sample, strict=True)
+        if x is not None and x.label is not None
     ]
-    sample: list[Any] = rng.sample(dev, args.n)
+    tokens = extra.pop("tokens")
+    return {
+        "part": "scoring",
+        "teacher": args.teacher,
+        "data": args.data,
+        "way": way,
+        "draw": draw,
+        "shots_per_class": args.shots,
+        "texts": len(sample),
+        "accuracy": round(
+            sum(g == s.label for g, s in zip(got, sample, strict=True)) / len(sample), 4
+        ),
+        "ece": round(calibration_error(pairs), 4) if pairs else None,
+        "unlabelled": sum(g is None for g in got),
+        "predicted": {label: got.count(label) for label in labels},
+        "tokens": tokens,
+        "tokens_per_label": round(tokens / max(len(pairs), 1), 1),
+        **extra,
+    }
+
+
+def threshold_ceiling(
+    raw: list[tuple[dict[str, float] | None, float, Any]],
+    sample: list[TextSample],
+    labels: list[str],
+) -> float | None:
+    """Two labels: the best accuracy of any threshold on the uncalibrated log-odds, chosen
+    with the gold labels: what no calibration that only moves the decision boundary can beat
+    (unreadable texts count as wrong). None for more labels."""
+    if len(labels) != 2:
+        return None
+    pairs = [
+        (math.log(max(d[labels[1]], 1e-9)) - math.log(max(d[labels[0]], 1e-9)), s.label)
+        for (d, _, _), s in zip(raw, sample, strict=True)
+        if d is not None
+    ]
+    cuts = [-math.inf, *sorted(x for x, _ in pairs)]
+    best = max(sum((x > cut) == (y == labels[1]) for x, y in pairs) for cut in cuts)
+    return round(best / len(sample), 4)
+
+
+async def scoring(teacher: TeacherConfig, args: argparse.Namespace) -> list[dict[str, Any]]:
+    train = [s for s in load_samples(DATA / args.data / "train.jsonl") if isinstance(s, TextSample)]
+    dev = [s for s in load_samples(DATA / args.data / f"{args.split or 'dev'}.jsonl")]
+    labels = label_names(list(train))
+    # The same texts for every draw of the prompt's examples.
+    sample = [s for s in random.Random(args.seed).sample(dev, args.n) if isinstance(s, TextSample)]
     texts = [sample_text(s) for s in sample]
     rows = []
-    ways = [f"chat m={m}" for m in args.m] + ["scoring off", "scoring content_free"]
-    ways.append("scoring batch")
-    for way in ways:
-        m = int(way.split("=")[1]) if way.startswith("chat") else 1
-        ctx, generator = context(teacher, args.data, seeds, labels, 1, m)
-        mass = None
+    for draw in args.draws:
+        rng = random.Random(draw)
+        seeds = [
+            s
+            for label in labels
+            for s in rng.sample([t for t in train if t.label == label], args.shots)
+        ]
+        for m in [int(w.split("=")[1]) for w in args.ways if w.startswith("chat")]:
+            ctx, generator = context(teacher, args.data, seeds, labels, 1, m)
+            started = time.perf_counter()
+            async with generator.client:
+                chat = await score_texts(ctx, texts)
+            extra: dict[str, Any] = {
+                "tokens": generator.ledger.spent,
+                "wall_s": round(time.perf_counter() - started, 1),
+            }
+            rows.append(scoring_row(args, f"chat m={m}", draw, sample, chat, labels, extra))
+            print(json.dumps(rows[-1]), flush=True)
+        calibrations = [w for w in args.ways if not w.startswith("chat")]
+        if not calibrations:
+            continue
+        # One scoring pass per draw; each calibration is applied to the same replies, the way
+        # a run applies it (`calibrate_scores`, one call with every text).
+        ctx, generator = context(teacher, args.data, seeds, labels, 1, 1)
+        setup = ScoringSetup(calibration="off")
         started = time.perf_counter()
         async with generator.client:
-            if way.startswith("chat"):
-                scores = await score_texts(ctx, texts)
-            else:
-                setup = ScoringSetup(calibration=way.split()[1])  # type: ignore[arg-type]
-                scored = await score_by_completion(ctx, setup, texts)
-                scores = [x.confidence for x in scored]
-                mass = sum(x.mass for x in scored) / len(scored)
-        wall = time.perf_counter() - started
-        got = [x.label if x is not None else None for x in scores]
-        pairs = [
-            (x.confidence, x.label == s.label)
-            for x, s in zip(scores, sample, strict=True)
-            if x is not None and x.label is not None
-        ]
-        spent = generator.ledger.spent
-        row = {
-            "part": "scoring",
-            "teacher": args.teacher,
-            "data": args.data,
-            "way": way,
-            "shots_per_class": args.shots,
-            "texts": len(texts),
-            "accuracy": round(
-                sum(g == s.label for g, s in zip(got, sample, strict=True)) / len(sample), 4
-            ),
-            "ece": round(calibration_error(pairs), 4) if pairs else None,
-            "unlabelled": sum(g is None for g in got),
-            "predicted": {label: got.count(label) for label in labels},
-            "label_word_mass": round(mass, 3) if mass is not None else None,
-            "tokens": spent,
-            "tokens_per_label": round(spent / max(len(pairs), 1), 1),
-            "wall_s": round(wall, 1),
-        }
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+            raw = await raw_distributions(ctx, setup, texts)
+            wall = time.perf_counter() - started
+            spent = generator.ledger.spent
+            prior = await content_free_prior(ctx, setup) if "content_free" in calibrations else None
+        mass = sum(m for _, m, _ in raw) / len(raw)
+        ceiling = threshold_ceiling(raw, sample, labels)
+        for way in calibrations:
+            state = ToolState(label_prior=prior)
+            way_setup = ScoringSetup(calibration=way)
+            scored = calibrate_scores(state, way_setup, labels, raw)
+            extra = {
+                "label_word_mass": round(mass, 3),
+                "threshold_ceiling": ceiling,
+                "tokens": generator.ledger.spent if way == "content_free" else spent,
+                "wall_s": round(wall, 1),
+            }
+            rows.append(
+                scoring_row(
+                    args,
+                    f"scoring {way}",
+                    draw,
+                    sample,
+                    [x.confidence for x in scored],
+                    labels,
+                    extra,
+                )
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    if len(args.draws) > 1:
+        for way in dict.fromkeys(r["way"] for r in rows):
+            mine = [r for r in rows if r["way"] == way]
+            summary: dict[str, Any] = {
+                "part": "scoring summary",
+                "way": way,
+                "draws": [r["draw"] for r in mine],
+                "accuracy_mean": round(sum(r["accuracy"] for r in mine) / len(mine), 4),
+                "accuracy_min": min(r["accuracy"] for r in mine),
+                "accuracy_max": max(r["accuracy"] for r in mine),
+                "ece_mean": round(sum(r["ece"] or 0 for r in mine) / len(mine), 4),
+                "ece_max": max(r["ece"] or 0 for r in mine),
+            }
+            ceilings = [r["threshold_ceiling"] for r in mine if r.get("threshold_ceiling")]
+            if ceilings:
+                summary["threshold_ceiling_mean"] = round(sum(ceilings) / len(ceilings), 4)
+            rows.append(summary)
+            print(json.dumps(summary), flush=True)
     return rows
 
 
@@ -311,14 +408,27 @@ def main() -> None:
         "--part", choices=["labelling", "generation", "scoring"], default="labelling"
     )
     parser.add_argument("--shots", type=int, default=1, help="scoring: seed examples per class")
+    parser.add_argument(
+        "--draws",
+        type=ints,
+        default=[1],
+        help="scoring: draws of the prompt's examples (each on the same texts)",
+    )
+    parser.add_argument(
+        "--ways",
+        type=lambda text: [w.strip() for w in text.split(",") if w.strip()],
+        default=["chat m=16", *SCORING_WAYS],
+        help='scoring: "chat m=M" and calibrations, comma-separated',
+    )
     parser.add_argument("--m", type=ints, default=[1, 4, 16], help="texts per labelling request")
     parser.add_argument("--k", type=ints, default=[1, 4, 8, 16], help="inputs per request")
     parser.add_argument("--n", type=int, default=200, help="texts to label / inputs to write")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--split",
-        choices=["train", "dev"],
-        help="texts to label (default: train for the simulated teacher, dev for the embedded one)",
+        choices=["train", "dev", "test"],
+        help="texts to label (default: train for the simulated teacher, dev for the embedded one;"
+        " test: a held-out check of a choice made on dev)",
     )
     parser.add_argument("--log", default="/tmp/bench_teacher_calls.log", help="teacher log")
     parser.add_argument("--out", help="write the rows here as JSON lines")

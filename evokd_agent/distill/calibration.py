@@ -4,11 +4,22 @@ A small model scoring labels leans to one of them whatever the text. Calibration
 that lean (a *prior*) and divides every distribution by it, label by label, then renormalises.
 `batch_prior` estimates it as the mean distribution of the real inputs scored so far (Batch
 Calibration, Zhou et al., ICLR 2024).
+
+Dividing by a prior moves the decision boundary but leaves the model's scale: SmolLM2-135M's
+batch-calibrated confidences were too low (mean 0.65 to 0.72 where 0.76 to 0.82 were right,
+SST-2 dev). `mixture_posteriors` refits both from the same unlabelled texts: one Gaussian per
+label over the texts' centred log-probabilities, equal label weights (the batch prior's own
+assumption), one shared spherical variance, fitted by EM from the batch-calibrated
+distributions; each text's posterior under that mixture is its calibrated distribution. It is
+a variant of prototypical calibration (Han et al., ICLR 2023), with the label weights fixed
+and the components started at the labels, which measured steadier than free weights.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+
+import numpy as np
 
 # Probability floor of a label under a prior (a zero would divide by zero).
 FLOOR = 1e-6
@@ -28,3 +39,45 @@ def batch_prior(
     if not dists:
         return None
     return {k: sum(d.get(k, 0.0) for d in dists) / len(dists) for k in labels}
+
+
+MIXTURE_MIN_PER_LABEL = 8
+"""Fewer scored texts than this per label: no mixture fit (too few to estimate a variance)."""
+_EM_STEPS = 200
+_EM_TOLERANCE = 1e-7
+
+
+def mixture_posteriors(
+    dists: Sequence[Mapping[str, float]], labels: Sequence[str]
+) -> list[dict[str, float]] | None:
+    """Each text's label posterior under the mixture fitted to all of `dists` (see the module
+    docstring), or None where it cannot stand: too few texts, no spread, or a component
+    that ended up standing for another label than its own."""
+    k = len(labels)
+    if k < 2 or len(dists) < MIXTURE_MIN_PER_LABEL * k:
+        return None
+    probs = np.array([[max(d.get(label, 0.0), FLOOR) for label in labels] for d in dists])
+    logs = np.log(probs)
+    points = logs - logs.mean(axis=1, keepdims=True)
+    resp = probs / probs.mean(axis=0)
+    resp /= resp.sum(axis=1, keepdims=True)
+    for _ in range(_EM_STEPS):
+        weight = resp.sum(axis=0)
+        if weight.min() <= 1e-9:
+            return None
+        means = resp.T @ points / weight[:, None]
+        sq = ((points[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
+        # The points lie in a (k - 1)-dimensional plane (their coordinates sum to 0).
+        variance = float((resp * sq).sum()) / (len(points) * (k - 1))
+        if variance <= 1e-12:
+            return None
+        logit = -sq / (2 * variance)
+        new = np.exp(logit - logit.max(axis=1, keepdims=True))
+        new /= new.sum(axis=1, keepdims=True)
+        done = float(np.abs(new - resp).max()) < _EM_TOLERANCE
+        resp = new
+        if done:
+            break
+    if any(means[i, i] < means[:, i].max() for i in range(k)):
+        return None
+    return [dict(zip(labels, map(float, row), strict=True)) for row in resp]

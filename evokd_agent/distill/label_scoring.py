@@ -7,17 +7,19 @@ its words, summed over surface forms (` positive`, `Positive`, `pos`...). Labels
 leading words (`very good` / `very bad`) are told apart word by word: one more request per
 shared prefix, conditioned on it, so a label's probability is the product along its words.
 
-Calibration removes a model's prior towards one label by dividing every distribution by an
-estimate of that prior, then renormalising:
-- "batch" (default; Batch Calibration, Zhou et al. 2024): the prior is the mean distribution
-  over the real inputs scored so far in the run (the current call's included). It assumes no
-  label dominates the inputs by far, as in a pool or in generation balanced over labels, and
-  a first call of several texts (one text alone is its own prior: a uniform distribution).
-- "content_free" (contextual calibration, Zhao et al. 2021, "Calibrate Before Use"): the mean
-  distribution of content-free inputs ("N/A", "", "[MASK]").
+Calibration removes a model's prior towards one label (distill.calibration):
+- "mixture" (default): the batch prior below, then the scale refitted by a Gaussian mixture
+  over every text scored so far (`calibration.mixture_posteriors`); below 8 scored texts per
+  label, or where the mixture does not stand, "batch".
+- "batch" (Batch Calibration, Zhou et al. 2024): divide by the mean distribution over the real
+  inputs scored so far in the run (the current call's included). Both assume no label
+  dominates the inputs by far, as in a pool or in generation balanced over labels, and a first
+  call of several texts (one text alone is its own prior: a uniform distribution).
+- "content_free" (contextual calibration, Zhao et al. 2021, "Calibrate Before Use"): divide by
+  the mean distribution of content-free inputs ("N/A", "", "[MASK]").
 Measured on SmolLM2-135M, SST-2 dev: the content-free prior leaned the other way from the
-model's bias on real sentences and made labels worse; the batch prior corrected them (README,
-"The offline teacher").
+model's bias on real sentences and made labels worse; the batch prior corrected them but left
+confidences too low, which the mixture corrects (README, "The offline teacher").
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from evokd_agent.distill.calibration import batch_prior, calibrated
+from evokd_agent.distill.calibration import batch_prior, calibrated, mixture_posteriors
 from evokd_agent.distill.confidence import ConfidenceMethod, LabelConfidence
-from evokd_agent.distill.context import DistillContext
+from evokd_agent.distill.context import DistillContext, ToolState
 from evokd_agent.student.data import TextSample
 from evokd_agent.teacher.request import ChatRequest, ChatResult
 
@@ -41,7 +43,7 @@ TEMPLATE_VERSION = "label-scoring-v1"
 class ScoringSetup:
     """How one run scores labels on a completions endpoint."""
 
-    calibration: Literal["batch", "content_free", "off"] = "batch"
+    calibration: Literal["mixture", "batch", "content_free", "off"] = "mixture"
     """Which prior the label distribution is divided by (see the module docstring)."""
     top_logprobs: int = 10
     """Alternatives asked per token; label forms outside them count as 0."""
@@ -230,23 +232,42 @@ async def score_by_completion(
 ) -> list[Scored]:
     """Label and confidence of each text by completion scoring, calibrated as `setup` says
     (the priors live in the run state: a resume replays them alike)."""
-    state = ctx.state
     rows = await raw_distributions(ctx, setup, texts)
+    if setup.calibration == "content_free" and ctx.state.label_prior is None:
+        ctx.state.label_prior = await content_free_prior(ctx, setup)
+    return calibrate_scores(ctx.state, setup, ctx.spec.labels, rows)
+
+
+def calibrate_scores(
+    state: ToolState,
+    setup: ScoringSetup,
+    labels: Sequence[str],
+    rows: Sequence[tuple[dict[str, float] | None, float, ChatResult]],
+) -> list[Scored]:
+    """`raw_distributions` rows calibrated as `setup` says; "batch" and "mixture" add the
+    rows to the texts scored so far (`state.scored`), "content_free" reads
+    `state.label_prior` (uncalibrated while it is None)."""
+    readable = [dist for dist, _, _ in rows if dist is not None]
     prior: dict[str, float] | None = None
+    posteriors: list[dict[str, float]] | None = None
     if setup.calibration == "content_free":
-        if state.label_prior is None:
-            state.label_prior = await content_free_prior(ctx, setup)
         prior = state.label_prior
-    elif setup.calibration == "batch":
-        state.scored += [dist for dist, _, _ in rows if dist is not None]
-        prior = batch_prior(state.scored, ctx.spec.labels)
+    elif setup.calibration in ("batch", "mixture"):
+        state.scored += readable
+        prior = batch_prior(state.scored, labels)
+        if setup.calibration == "mixture":
+            fitted = mixture_posteriors(state.scored, labels)
+            # This call's texts are the last ones scored.
+            posteriors = fitted[len(fitted) - len(readable) :] if fitted else None
     method: ConfidenceMethod = "scoring" if prior is None else "calibrated_scoring"
     out = []
     for dist, mass, result in rows:
         if dist is None:
             out.append(Scored(None, result, mass))
             continue
-        if prior is not None:
+        if posteriors is not None:
+            dist = posteriors.pop(0)
+        elif prior is not None:
             dist = calibrated(dist, prior)
         label = max(dist, key=lambda k: dist[k])
         out.append(Scored(LabelConfidence(label, dist[label], dist, method), result, mass))

@@ -85,6 +85,7 @@ def test_calibration_divides_by_the_prior_and_renormalises() -> None:
     [
         ("off", ["negative", "negative"]),  # the bias wins on every text
         ("batch", ["positive", "negative"]),  # the mean over the two texts removes it
+        ("mixture", ["positive", "negative"]),  # too few texts to fit: the batch prior
         ("content_free", ["positive", "negative"]),  # "N/A"-style inputs measure it
     ],
 )
@@ -116,6 +117,37 @@ async def test_scoring_reads_label_words_and_calibrates(
     assert all("messages" not in b for b in bodies)
     cf = [b for b in bodies if text_of(b["prompt"]) in CONTENT_FREE]
     assert len(cf) == (3 if calibration == "content_free" else 0)
+
+
+def jittered_teacher(body: dict[str, Any]) -> FakeReply:
+    """Leans to "negative" (0.6 to 0.68 on "good" texts, 0.8 to 0.88 otherwise), the amount
+    varying with the number the text ends with."""
+    text = text_of(body["prompt"])
+    neg = (0.6 if "good" in text else 0.8) + 0.02 * (int(text.rsplit(" ", 1)[1]) % 5)
+    return scored_reply({" negative": neg, " positive": 1 - neg})
+
+
+async def test_mixture_calibration_sharpens_the_batch_calibrated_labels() -> None:
+    texts = [f"a {kind} film {i}" for i in range(12) for kind in ("good", "bad")]
+    scored = {}
+    for calibration in ("batch", "mixture"):
+        with FakeOpenAIServer(handler=jittered_teacher) as server:
+            made = await context(server, ScoringSetup(calibration=calibration))
+            try:
+                scored[calibration] = [
+                    s.confidence
+                    for s in await score_by_completion(made.ctx, made.ctx.label_scoring, texts)
+                ]
+            finally:
+                await made.close(None, None, None)
+    expected = ["positive" if "good" in t else "negative" for t in texts]
+    for calibration, confidences in scored.items():
+        assert [c.label for c in confidences if c] == expected, calibration
+        assert all(c and c.method == "calibrated_scoring" for c in confidences)
+    batch = [c.confidence for c in scored["batch"] if c]
+    mixture = [c.confidence for c in scored["mixture"] if c]
+    assert max(batch) < 0.75
+    assert min(mixture) > 0.9  # two well-separated groups: the mixture is sure of each
 
 
 async def test_labels_sharing_a_first_word_are_told_apart_by_their_next_word() -> None:
