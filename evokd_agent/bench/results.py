@@ -12,6 +12,7 @@ from evokd_agent.bench.cells import CellResult, cell_wall_seconds
 from evokd_agent.report.summary import accepted_samples, cached_prompt_tokens, ledger_cost
 from evokd_agent.rundir.records import RoundMetrics
 from evokd_agent.rundir.store import LEDGER_FILE, RunStore
+from evokd_agent.student.task_kind import task_kind
 from evokd_agent.teacher.simulated_config import SimulatedTeacherConfig
 
 SIMULATED_NOTE = "SIMULATED teacher, not an LLM"
@@ -78,11 +79,8 @@ def load_result(result: CellResult) -> RunResult | None:
     final = store.read_json("final.json") or {}
     test = final.get("test") if isinstance(final.get("test"), Mapping) else {}
     task = str(store.config_record.get("task", "?"))
-    scores: dict[str, float] = {}
-    if test and task == "classification":
-        scores = {"accuracy": float(test["accuracy"]), "macro_f1": float(test["macro_f1"])}
-    elif test:
-        scores = {"entity_f1": float(test["f1"])}
+    kind = task_kind(task)
+    scores = {column: float(test[key]) for column, key in kind.bench_scores} if test else {}
     cell = result.cell
     rounds = store.read_metrics()
     ledger = store.read_json(LEDGER_FILE)

@@ -51,6 +51,9 @@ class TaskStrategy(ABC):
     keep it); an NER hint names entities, not where they are."""
     scores_by_completion: ClassVar[bool]
     """Labels can be read from completion logprobs (distill.label_scoring)."""
+    per_label_selection: ClassVar[bool]
+    """LLKD keeps its confidence thresholds per label (classification) or one for every
+    sentence (NER: a sentence confidence has no single label)."""
 
     @abstractmethod
     def answer_schema(self, labels: Sequence[str]) -> dict[str, Any]:
@@ -103,6 +106,7 @@ class Classification(TaskStrategy):
     item_tokens = 24
     hint_is_label = True
     scores_by_completion = True
+    per_label_selection = True
 
     def answer_schema(self, labels: Sequence[str]) -> dict[str, Any]:
         return {"label": {"type": "string", "enum": list(labels)}}
@@ -151,6 +155,7 @@ class Ner(TaskStrategy):
     item_tokens = 96
     hint_is_label = False
     scores_by_completion = False
+    per_label_selection = False
 
     def answer_schema(self, labels: Sequence[str]) -> dict[str, Any]:
         entity = {
@@ -207,6 +212,11 @@ _BY_TASK: dict[Task, TaskStrategy] = {"classification": CLASSIFICATION, "ner": N
 def task_of(spec: TaskSpec) -> TaskStrategy:
     """The strategy of the run's task."""
     return _BY_TASK[spec.task]
+
+
+def strategy_of(task: Task) -> TaskStrategy:
+    """The strategy of a task named in a config."""
+    return _BY_TASK[task]
 
 
 def strategy_for(sample: Sample) -> TaskStrategy:

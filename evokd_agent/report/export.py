@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from evokd_agent.errors import EvokdError
 from evokd_agent.rundir.store import SAMPLES_FILE, RunStore
+from evokd_agent.student.data import Sample
+from evokd_agent.student.task_kind import sample_columns, task_kind
 
 Format = Literal["jsonl", "parquet", "hf"]
 FORMATS: tuple[Format, ...] = ("jsonl", "parquet", "hf")
@@ -51,7 +53,7 @@ class Export:
 
 def _rows(store: RunStore, task: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(accepted, rejected) rows of the samples log, in a fixed column order."""
-    own = ("text", "tokens", "tags") if task == "ner" else ("text", "label")
+    own = task_kind(task).fields
     accepted: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     path = store.path / SAMPLES_FILE
@@ -72,26 +74,14 @@ def _rows(store: RunStore, task: str) -> tuple[list[dict[str, Any]], list[dict[s
 def _seed_rows(store: RunStore) -> list[dict[str, Any]]:
     """The run's labelled seeds (round 0, phase "seed"), read again from its data files."""
     from evokd_agent.config.data import load_run_data
-    from evokd_agent.student.data import NerSample, TextSample
 
     data = load_run_data(store.config)
     trains_on_train = store.config.method_spec.trains_on == "train"
-    seeds = list(data.train or []) if trains_on_train else list(data.seeds)
-    rows = []
-    for seed in seeds:
-        own: dict[str, Any]
-        if isinstance(seed, TextSample):
-            own = {"text": seed.text, "label": seed.label}
-        elif isinstance(seed, NerSample):
-            own = {
-                "text": " ".join(seed.tokens),
-                "tokens": list(seed.tokens),
-                "tags": list(seed.tags),
-            }
-        else:
-            continue
-        rows.append({**own, **{k: None for k in _PROVENANCE}, "round": 0, "phase": "seed"})
-    return rows
+    seeds: Sequence[Sample] = (data.train or []) if trains_on_train else data.seeds
+    return [
+        {**sample_columns(seed), **{k: None for k in _PROVENANCE}, "round": 0, "phase": "seed"}
+        for seed in seeds
+    ]
 
 
 def export_run(
@@ -143,7 +133,7 @@ def dataset_card(store: RunStore, splits: Mapping[str, Sequence[Mapping[str, Any
     config = store.config
     teacher = store.config_record.get("teacher") or {}
     phases = Counter(str(r.get("phase")) for r in splits["train"])
-    task = "token-classification" if config.task == "ner" else "text-classification"
+    task = task_kind(config.task).pipeline_tag
     lines = [
         "---",
         f"task_categories: [{task}]",

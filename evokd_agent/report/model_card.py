@@ -19,6 +19,7 @@ import yaml
 
 from evokd_agent.config.secrets import redact_text
 from evokd_agent.methods.registry import BUILTIN_REGISTRY
+from evokd_agent.student.task_kind import task_kind
 
 CARD_NAME = "README.md"
 
@@ -47,20 +48,14 @@ def teacher_name(teacher: Mapping[str, Any]) -> str:
 def _metric_rows(split: str, metrics: Mapping[str, Any] | None) -> list[list[str]]:
     if not metrics:
         return []
-    if metrics.get("task") == "ner":
-        head = [
-            [split, "entity F1 (micro)", _f(metrics.get("f1"))],
-            [split, "precision", _f(metrics.get("precision"))],
-            [split, "recall", _f(metrics.get("recall"))],
-        ]
-        per = metrics.get("per_type") or {}
-        return head + [[split, f"F1 {kind}", _f(s.get("f1"))] for kind, s in per.items()]
-    head = [
-        [split, "accuracy", _f(metrics.get("accuracy"))],
-        [split, "macro-F1", _f(metrics.get("macro_f1"))],
+    kind = task_kind(str(metrics.get("task")))
+    head = [[split, name, _f(metrics.get(key))] for key, name in kind.headline]
+    key, inner = kind.per_label
+    per = metrics.get(key) or {}
+    return head + [
+        [split, f"F1 {label}", _f(v.get(inner) if inner is not None else v)]
+        for label, v in per.items()
     ]
-    per_class = metrics.get("per_class_f1") or {}
-    return head + [[split, f"F1 {label}", _f(v)] for label, v in per_class.items()]
 
 
 def _f(value: Any) -> str:
@@ -74,26 +69,20 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _model_index(name: str, task: str, final: Mapping[str, Any]) -> list[dict[str, Any]]:
-    pipeline = "token-classification" if task == "ner" else "text-classification"
+    kind = task_kind(task)
     results = []
     for split in ("dev", "test"):
         metrics = final.get(split)
         if not isinstance(metrics, Mapping):
             continue
-        if task == "ner":
-            values = [("f1", "entity F1 (micro, seqeval)", metrics.get("f1"))]
-        else:
-            values = [
-                ("accuracy", "accuracy", metrics.get("accuracy")),
-                ("f1", "macro-F1", metrics.get("macro_f1")),
-            ]
+        values = [(hub, label, metrics.get(key)) for hub, label, key in kind.hub_metrics]
         results.append(
             {
-                "task": {"type": pipeline},
+                "task": {"type": kind.pipeline_tag},
                 "dataset": {"name": f"{name} {split} split", "type": "custom", "split": split},
                 "metrics": [
-                    {"type": kind, "name": f"{split} {label}", "value": round(float(v), 4)}
-                    for kind, label, v in values
+                    {"type": hub, "name": f"{split} {label}", "value": round(float(v), 4)}
+                    for hub, label, v in values
                     if isinstance(v, int | float)
                 ],
             }
@@ -131,7 +120,7 @@ def model_card(
     )
     metadata: dict[str, Any] = {
         "library_name": "transformers",
-        "pipeline_tag": "token-classification" if task == "ner" else "text-classification",
+        "pipeline_tag": task_kind(task).pipeline_tag,
         "base_model": _HUB_IDS.get(base, base if "/" in base and not Path(base).exists() else None),
         "tags": ["evokd-agent", "knowledge-distillation", method],
         "model-index": _model_index(name, task, final),
@@ -164,7 +153,7 @@ def model_card(
             ["", "this student"],
             [
                 ["task", f"{task}: {config.get('task_description', '')}".strip()],
-                ["labels" if task != "ner" else "entity types", ", ".join(labels)],
+                [task_kind(task).label_noun, ", ".join(labels)],
                 ["base model", base],
                 ["method / policy", f"{method} / {config.get('policy', 'scripted')}"],
                 [
@@ -204,13 +193,9 @@ def model_card(
         "## Use",
         "",
         "```python",
-        "from transformers import AutoModelFor"
-        + ("TokenClassification" if task == "ner" else "SequenceClassification")
-        + ", AutoTokenizer",
+        f"from transformers import AutoModelFor{task_kind(task).head}, AutoTokenizer",
         "",
-        "model = AutoModelFor"
-        + ("TokenClassification" if task == "ner" else "SequenceClassification")
-        + '.from_pretrained("PATH/TO/final")',
+        f'model = AutoModelFor{task_kind(task).head}.from_pretrained("PATH/TO/final")',
         'tokenizer = AutoTokenizer.from_pretrained("PATH/TO/final")',
         "```",
         "",

@@ -12,6 +12,7 @@ from evokd_agent.distill.context import DistillContext, Sample, TaskSpec, sample
 from evokd_agent.distill.hygiene import Hygiene
 from evokd_agent.distill.label_scoring import ScoringSetup
 from evokd_agent.distill.llkd import AdaptiveSelector
+from evokd_agent.distill.tasks import strategy_of
 from evokd_agent.methods.spec import MethodOptions, MethodSpec
 from evokd_agent.prompting import PromptSet
 from evokd_agent.student.student import NerStudent, TextStudent
@@ -100,7 +101,8 @@ def _selector(
     if spec.pool_selection is None:
         return None
     momentum = spec.pool_selection(options)
-    return AdaptiveSelector(len(config.labels) if config.task == "classification" else 1, momentum)
+    per_label = strategy_of(config.task).per_label_selection
+    return AdaptiveSelector(len(config.labels) if per_label else 1, momentum)
 
 
 def _label_scoring(config: RunConfig) -> ScoringSetup | None:

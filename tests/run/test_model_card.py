@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from evokd_agent.report.model_card import teacher_kind
+from evokd_agent.report.model_card import model_card, teacher_kind
 from evokd_agent.run.runner import run_distillation
 from evokd_agent.servers.fake import FakeOpenAIServer
 from tests.methods.test_baselines import Teacher, make_config
@@ -63,3 +63,36 @@ def test_the_simulated_teacher_is_named_as_it_served() -> None:
         "simulated-teacher"
     )
     assert teacher_name({"base_url": "http://x/v1", "model": "gpt-4o-mini"}) == "gpt-4o-mini"
+
+
+def test_an_ner_card_names_the_token_classification_head_and_entity_scores() -> None:
+    final = {
+        split: {
+            "task": "ner",
+            "f1": 0.5,
+            "precision": 0.6,
+            "recall": 0.4,
+            "per_type": {"person": {"f1": 0.7}, "location": {"f1": 0.2}},
+        }
+        for split in ("dev", "test")
+    }
+    config = {
+        "name": "wnut",
+        "task": "ner",
+        "labels": ["person", "location"],
+        "method": "evokd",
+        "student": {"model": "all-MiniLM-L6-v2"},
+        "teacher": {"base_url": "embedded"},
+    }
+    card = model_card(config, final, [], tokens_spent=10, n_train=5, stop_reason="done")
+    _, front, body = card.split("---\n", 2)
+    meta = yaml.safe_load(front)
+    assert meta["pipeline_tag"] == "token-classification"
+    [index] = meta["model-index"]
+    names = {m["name"]: m["value"] for r in index["results"] for m in r["metrics"]}
+    assert names == {"dev entity F1 (micro, seqeval)": 0.5, "test entity F1 (micro, seqeval)": 0.5}
+    assert "| entity types | person, location |" in body
+    assert (
+        "| test | entity F1 (micro) | 0.5000 |" in body and "| dev | F1 person | 0.7000 |" in body
+    )
+    assert "AutoModelForTokenClassification.from_pretrained" in body
