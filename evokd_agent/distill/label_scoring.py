@@ -44,7 +44,7 @@ class ScoringSetup:
     """How one run scores labels on a completions endpoint."""
 
     calibration: Literal["mixture", "batch", "content_free", "off"] = "mixture"
-    """Which prior the label distribution is divided by (see the module docstring)."""
+    """How the label distributions are calibrated (see the module docstring)."""
     top_logprobs: int = 10
     """Alternatives asked per token; label forms outside them count as 0."""
     shots: int = 8
@@ -259,6 +259,7 @@ def calibrate_scores(
             fitted = mixture_posteriors(state.scored, labels)
             # This call's texts are the last ones scored.
             posteriors = fitted[len(fitted) - len(readable) :] if fitted else None
+    refitted = iter(posteriors or ())
     method: ConfidenceMethod = "scoring" if prior is None else "calibrated_scoring"
     out = []
     for dist, mass, result in rows:
@@ -266,7 +267,7 @@ def calibrate_scores(
             out.append(Scored(None, result, mass))
             continue
         if posteriors is not None:
-            dist = posteriors.pop(0)
+            dist = next(refitted)
         elif prior is not None:
             dist = calibrated(dist, prior)
         label = max(dist, key=lambda k: dist[k])
