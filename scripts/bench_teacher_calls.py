@@ -18,9 +18,9 @@ request; prints inputs produced and accepted by the run's filters, tokens per ac
 `scoring` (classification): labels `--n` dev sentences (the same ones for every draw) with
 `--shots` seed examples per class, drawn afresh for each of `--draws`, in the `--ways` given:
 chat JSON (`chat m=M`: m per request, confidence from the label token's logprobs) and
-completion scoring (`distill.label_scoring`), one scoring pass per draw read with each
-calibration (`off`, `content_free`, `batch`, `mixture`) as a run's single call with every text
-would; prints accuracy, ECE (10 equal-width bins, over the labelled texts), the count of each
+completion scoring (`distill.label_scoring`), one scoring pass per draw (under `--orders` 1
+or 2 example orders) read with each calibration (`off`, `content_free`, `batch`, `mixture`) as
+a run's single call with every text would; prints accuracy, ECE (10 equal-width bins, over the labelled texts), the count of each
 predicted label, the probability mass on label words, tokens per label, and for two labels the
 threshold ceiling (the best accuracy any boundary on the raw log-odds reaches, chosen with the
 gold labels: the most a calibration can get from these replies); with several draws, the
@@ -43,10 +43,12 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from evokd_agent.distill.calibration import combined
 from evokd_agent.distill.confidence import LabelConfidence
 from evokd_agent.distill.context import DistillContext, TaskSpec, ToolState, sample_text
 from evokd_agent.distill.hygiene import Hygiene
 from evokd_agent.distill.label_scoring import (
+    Raw,
     ScoringSetup,
     calibrate_scores,
     content_free_prior,
@@ -243,20 +245,20 @@ def scoring_row(
     }
 
 
-def threshold_ceiling(
-    raw: list[tuple[dict[str, float] | None, float, Any]],
-    sample: list[TextSample],
-    labels: list[str],
-) -> float | None:
-    """Two labels: the best accuracy of any threshold on the uncalibrated log-odds, chosen
-    with the gold labels: what no calibration that only moves the decision boundary can beat
-    (unreadable texts count as wrong). None for more labels."""
+def threshold_ceiling(raw: list[Raw], sample: list[TextSample], labels: list[str]) -> float | None:
+    """Two labels: the best accuracy of any threshold on the uncalibrated log-odds (of the
+    orders' geometric mean), chosen with the gold labels: what no calibration that only moves
+    the decision boundary can beat (unreadable texts count as wrong). None for more labels."""
     if len(labels) != 2:
         return None
+    joint = [
+        (combined(views, labels), s.label)
+        for (views, _, _), s in zip(raw, sample, strict=True)
+        if views
+    ]
     pairs = [
-        (math.log(max(d[labels[1]], 1e-9)) - math.log(max(d[labels[0]], 1e-9)), s.label)
-        for (d, _, _), s in zip(raw, sample, strict=True)
-        if d is not None
+        (math.log(max(d[labels[1]], 1e-9)) - math.log(max(d[labels[0]], 1e-9)), gold)
+        for d, gold in joint
     ]
     cuts = [-math.inf, *sorted(x for x, _ in pairs)]
     best = max(sum((x > cut) == (y == labels[1]) for x, y in pairs) for cut in cuts)
@@ -295,7 +297,7 @@ async def scoring(teacher: TeacherConfig, args: argparse.Namespace) -> list[dict
         # One scoring pass per draw; each calibration is applied to the same replies, the way
         # a run applies it (`calibrate_scores`, one call with every text).
         ctx, generator = context(teacher, args.data, seeds, labels, 1, 1)
-        setup = ScoringSetup(calibration="off")
+        setup = ScoringSetup(calibration="off", orders=args.orders)
         started = time.perf_counter()
         async with generator.client:
             raw = await raw_distributions(ctx, setup, texts)
@@ -306,10 +308,11 @@ async def scoring(teacher: TeacherConfig, args: argparse.Namespace) -> list[dict
         ceiling = threshold_ceiling(raw, sample, labels)
         for way in calibrations:
             state = ToolState(label_prior=prior)
-            way_setup = ScoringSetup(calibration=way)
+            way_setup = ScoringSetup(calibration=way, orders=args.orders)
             scored = calibrate_scores(state, way_setup, labels, raw)
             extra = {
                 "label_word_mass": round(mass, 3),
+                "orders": args.orders,
                 "threshold_ceiling": ceiling,
                 "tokens": generator.ledger.spent if way == "content_free" else spent,
                 "wall_s": round(wall, 1),
@@ -413,6 +416,13 @@ def main() -> None:
         type=ints,
         default=[1],
         help="scoring: draws of the prompt's examples (each on the same texts)",
+    )
+    parser.add_argument(
+        "--orders",
+        type=int,
+        default=1,
+        choices=[1, 2],
+        help="scoring: example orders each text is scored under (2: also reversed)",
     )
     parser.add_argument(
         "--ways",

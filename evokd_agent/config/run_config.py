@@ -254,6 +254,10 @@ class LabellingSettings(BaseModel):
     distill.label_scoring."""
     top_logprobs: int = Field(default=10, ge=1, le=20)
     """Scoring: alternatives read per token (label forms outside them count as 0)."""
+    orders: int = Field(default=1, ge=1, le=2)
+    """Scoring: example orders each text is scored under; 2 adds the examples reversed and
+    reads the label from both, at twice the requests (measured on the embedded teacher: SST-2
+    dev accuracy 0.831 against 0.790, README "The offline teacher")."""
     shots: int = Field(default=8, ge=0, le=64)
     """Scoring: most labelled seeds in the few-shot prompt."""
     input_name: NonEmpty = "Text"

@@ -104,9 +104,9 @@ class ToolState:
     """The dev metrics of the last training (reused when a round adds nothing to train on)."""
     label_prior: dict[str, float] | None = None
     """Label scoring: the content-free label distribution (measured once per run)."""
-    scored: list[dict[str, float]] = field(default_factory=list)
-    """Label scoring: the uncalibrated label distribution of every text scored so far (the
-    batch calibration's data)."""
+    scored: list[tuple[dict[str, float], ...]] = field(default_factory=list)
+    """Label scoring: the uncalibrated label distributions (one per example order) of every
+    text scored so far (the batch and mixture calibrations' data)."""
     pseudo: dict[str, PseudoLabel] = field(default_factory=dict)
     """Pool samples in the training set, by text: their teacher confidence (LLKD weighting)."""
     selection: dict[str, Any] | None = None

@@ -29,7 +29,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from evokd_agent.distill.calibration import batch_prior, calibrated, mixture_posteriors
+from evokd_agent.distill.calibration import (
+    batch_prior,
+    calibrated,
+    combined,
+    mixture_posteriors,
+)
 from evokd_agent.distill.confidence import ConfidenceMethod, LabelConfidence
 from evokd_agent.distill.context import DistillContext, ToolState
 from evokd_agent.student.data import TextSample
@@ -53,6 +58,16 @@ class ScoringSetup:
     """Field name before each input in the prompt."""
     label_name: str = "Label"
     """Field name before each label in the prompt."""
+    orders: int = 1
+    """Example orders each text is scored under: 2 adds the examples in reverse order (another
+    label's example comes last), at twice the requests; the label is read from both."""
+
+
+Views = tuple[dict[str, float], ...]
+"""A text's label distributions, one per example order."""
+Raw = tuple[Views | None, float, ChatResult]
+"""A text's scoring before calibration: its views (None if unreadable), the mass on label
+words at the first word (first order), and its first request's result."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +87,10 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def prompt_head(ctx: DistillContext, setup: ScoringSetup) -> str:
+def prompt_head(ctx: DistillContext, setup: ScoringSetup, order: int = 0) -> str:
     """The static part of every scoring prompt: the task, then labelled seeds, labels
-    interleaved so that the last example does not always carry the same label."""
+    interleaved so that the last example does not always carry the same label (order 1: the
+    same examples reversed)."""
     by_label: dict[str, list[TextSample]] = {}
     for seed in ctx.seeds:
         if isinstance(seed, TextSample):
@@ -84,6 +100,8 @@ def prompt_head(ctx: DistillContext, setup: ScoringSetup) -> str:
         for label in ctx.spec.labels:
             if by_label.get(label) and len(shots) < setup.shots:
                 shots.append(by_label[label].pop(0))
+    if order % 2:
+        shots.reverse()
     lines = [f"{one_line(ctx.spec.description)}\n"]
     lines += [
         f"{setup.input_name}: {one_line(s.text)}\n{setup.label_name}: {s.label}\n" for s in shots
@@ -153,55 +171,74 @@ def _request(prompt: str, setup: ScoringSetup, index: int) -> ChatRequest:
     )
 
 
-def _plan(labels: Sequence[str], n_texts: int) -> list[tuple[int, tuple[str, ...]]]:
-    """(text index, word prefix) of every scoring request, in the order they are sent."""
+def _plan(
+    labels: Sequence[str], n_texts: int, orders: int
+) -> list[tuple[int, int, tuple[str, ...]]]:
+    """(order, text index, word prefix) of every scoring request, in the order they are sent
+    (one order after the other, so that the server's prefix cache keeps its examples)."""
     branches = _branches(labels)
-    return [(i, prefix) for i in range(n_texts) for prefix in branches]
+    return [(o, i, prefix) for o in range(orders) for i in range(n_texts) for prefix in branches]
 
 
 def scoring_requests(
     ctx: DistillContext, setup: ScoringSetup, texts: Sequence[str]
 ) -> list[ChatRequest]:
-    """The requests that score `texts`: per text, one per point where labels part ways."""
-    head = prompt_head(ctx, setup)
+    """The requests that score `texts`: per text and example order, one per point where
+    labels part ways."""
+    heads = [prompt_head(ctx, setup, order) for order in range(setup.orders)]
     return [
-        _request(scoring_prompt(head, setup, texts[i], prefix), setup, 0)
-        for i, prefix in _plan(ctx.spec.labels, len(texts))
+        _request(scoring_prompt(heads[o], setup, texts[i], prefix), setup, 0)
+        for o, i, prefix in _plan(ctx.spec.labels, len(texts), setup.orders)
     ]
 
 
 async def raw_distributions(
     ctx: DistillContext, setup: ScoringSetup, texts: Sequence[str], desc: str = "label scoring"
-) -> list[tuple[dict[str, float] | None, float, ChatResult]]:
-    """Per text: the label distribution before calibration (None if unreadable), the mass on
-    label words at the first word, and the first request's result."""
+) -> list[Raw]:
+    """Per text: its label distribution under each example order before calibration (None if
+    one is unreadable), the mass on label words at the first word, the first request's result."""
     labels = list(ctx.spec.labels)
     branches = _branches(labels)
-    keys = _plan(labels, len(texts))
+    keys = _plan(labels, len(texts), setup.orders)
     requests = scoring_requests(ctx, setup, texts)
     results = await ctx.generator.run(requests, desc=desc) if requests else []
     by_key = dict(zip(keys, results, strict=True))
-    out: list[tuple[dict[str, float] | None, float, ChatResult]] = []
+    out: list[Raw] = []
     for i in range(len(texts)):
-        first = by_key[(i, ())]
-        step: dict[tuple[str, ...], dict[str, float]] = {}
+        views: list[dict[str, float]] = []
         mass_at_root = 0.0
-        for prefix, words in branches.items():
-            alternatives = _alternatives(by_key[(i, prefix)])
-            if alternatives is None:
+        for o in range(setup.orders):
+            dist, mass = _distribution(labels, branches, {p: by_key[(o, i, p)] for p in branches})
+            mass_at_root = mass if o == 0 else mass_at_root
+            if dist is None:
                 break
-            mass = word_mass(alternatives, words)
-            total = sum(mass.values())
-            if prefix == ():
-                mass_at_root = total
-            if total <= 0:
-                break
-            step[prefix] = {w.lower(): m / total for w, m in mass.items()}
-        else:
-            out.append((_label_probs(labels, step), mass_at_root, first))
-            continue
-        out.append((None, mass_at_root, first))
+            views.append(dist)
+        readable = len(views) == setup.orders
+        out.append((tuple(views) if readable else None, mass_at_root, by_key[(0, i, ())]))
     return out
+
+
+def _distribution(
+    labels: Sequence[str],
+    branches: Mapping[tuple[str, ...], Sequence[str]],
+    results: Mapping[tuple[str, ...], ChatResult],
+) -> tuple[dict[str, float] | None, float]:
+    """One text's label distribution from its requests (None if unreadable), and the mass on
+    label words at the first word."""
+    step: dict[tuple[str, ...], dict[str, float]] = {}
+    mass_at_root = 0.0
+    for prefix, words in branches.items():
+        alternatives = _alternatives(results[prefix])
+        if alternatives is None:
+            return None, mass_at_root
+        mass = word_mass(alternatives, words)
+        total = sum(mass.values())
+        if prefix == ():
+            mass_at_root = total
+        if total <= 0:
+            return None, mass_at_root
+        step[prefix] = {w.lower(): m / total for w, m in mass.items()}
+    return _label_probs(labels, step), mass_at_root
 
 
 def _label_probs(
@@ -223,8 +260,9 @@ def _label_probs(
 
 async def content_free_prior(ctx: DistillContext, setup: ScoringSetup) -> dict[str, float] | None:
     """The mean label distribution of the content-free inputs (None if none was readable)."""
+    labels = ctx.spec.labels
     rows = await raw_distributions(ctx, setup, CONTENT_FREE, desc="calibration")
-    return batch_prior([dist for dist, _, _ in rows if dist is not None], ctx.spec.labels)
+    return batch_prior([combined(views, labels) for views, _, _ in rows if views], labels)
 
 
 async def score_by_completion(
@@ -239,33 +277,33 @@ async def score_by_completion(
 
 
 def calibrate_scores(
-    state: ToolState,
-    setup: ScoringSetup,
-    labels: Sequence[str],
-    rows: Sequence[tuple[dict[str, float] | None, float, ChatResult]],
+    state: ToolState, setup: ScoringSetup, labels: Sequence[str], rows: Sequence[Raw]
 ) -> list[Scored]:
     """`raw_distributions` rows calibrated as `setup` says; "batch" and "mixture" add the
     rows to the texts scored so far (`state.scored`), "content_free" reads
-    `state.label_prior` (uncalibrated while it is None)."""
-    readable = [dist for dist, _, _ in rows if dist is not None]
+    `state.label_prior` (uncalibrated while it is None). A text's views are combined by their
+    geometric mean, except by the mixture, which fits them side by side."""
+    readable = [views for views, _, _ in rows if views is not None]
     prior: dict[str, float] | None = None
     posteriors: list[dict[str, float]] | None = None
     if setup.calibration == "content_free":
         prior = state.label_prior
     elif setup.calibration in ("batch", "mixture"):
         state.scored += readable
-        prior = batch_prior(state.scored, labels)
+        prior = batch_prior([combined(views, labels) for views in state.scored], labels)
         if setup.calibration == "mixture":
-            fitted = mixture_posteriors(state.scored, labels)
+            by_order = [list(view) for view in zip(*state.scored, strict=True)]
+            fitted = mixture_posteriors(by_order, labels)
             # This call's texts are the last ones scored.
             posteriors = fitted[len(fitted) - len(readable) :] if fitted else None
     refitted = iter(posteriors or ())
     method: ConfidenceMethod = "scoring" if prior is None else "calibrated_scoring"
     out = []
-    for dist, mass, result in rows:
-        if dist is None:
+    for views, mass, result in rows:
+        if views is None:
             out.append(Scored(None, result, mass))
             continue
+        dist = combined(views, labels)
         if posteriors is not None:
             dist = next(refitted)
         elif prior is not None:

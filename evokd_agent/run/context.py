@@ -115,6 +115,7 @@ def _label_scoring(config: RunConfig) -> ScoringSetup | None:
         shots=settings.shots,
         input_name=settings.input_name,
         label_name=settings.label_name,
+        orders=settings.orders,
     )
 
 

@@ -11,6 +11,7 @@ from evokd_agent.distill.calibration import (
     MIXTURE_MIN_PER_LABEL,
     batch_prior,
     calibrated,
+    combined,
     mixture_posteriors,
 )
 
@@ -47,7 +48,7 @@ def test_batch_prior_is_the_mean_and_calibration_divides_by_it() -> None:
 
 def test_the_mixture_recovers_the_true_posterior_where_the_batch_prior_stays_timid() -> None:
     dists, truth = biased_and_timid(400)
-    posteriors = mixture_posteriors(dists, LABELS)
+    posteriors = mixture_posteriors([dists], LABELS)
     assert posteriors is not None
     prior = batch_prior(dists, LABELS) or {}
     batch = [calibrated(d, prior)["positive"] for d in dists]
@@ -73,7 +74,7 @@ def test_three_labels_each_get_their_own_component() -> None:
         z = sum(math.exp(v) for v in logits)
         dists.append({label: math.exp(v) / z for label, v in zip(labels, logits, strict=True)})
         gold.append(labels[y])
-    posteriors = mixture_posteriors(dists, labels)
+    posteriors = mixture_posteriors([dists], labels)
     assert posteriors is not None
     predicted = [max(p, key=lambda k: p[k]) for p in posteriors]
     raw = [max(d, key=lambda k: d[k]) for d in dists]
@@ -86,7 +87,43 @@ def test_three_labels_each_get_their_own_component() -> None:
 
 def test_no_mixture_from_too_few_texts_or_texts_without_spread() -> None:
     dists, _ = biased_and_timid(2 * MIXTURE_MIN_PER_LABEL)
-    assert mixture_posteriors(dists[:-1], LABELS) is None
-    assert mixture_posteriors(dists, LABELS) is not None
+    assert mixture_posteriors([dists[:-1]], LABELS) is None
+    assert mixture_posteriors([dists], LABELS) is not None
     same = [{"negative": 0.6, "positive": 0.4}] * 40
-    assert mixture_posteriors(same, LABELS) is None
+    assert mixture_posteriors([same], LABELS) is None
+
+
+def test_two_views_are_fitted_side_by_side_each_with_its_own_spread() -> None:
+    """Two prompts whose log-odds carry independent noise, one at half the scale of the
+    other and biased: the two-view mixture is right more often than either view alone and
+    its posteriors stay close to the true ones."""
+    rng = random.Random(2)
+    views: tuple[list[dict[str, float]], list[dict[str, float]]] = ([], [])
+    gold, truth = [], []
+    for i in range(600):
+        y = i % 2
+        sign = 1.0 if y else -1.0
+        a, b = rng.gauss(sign, 1.0), rng.gauss(sign, 1.0)
+        for view, x in zip(views, (a, 0.5 * b - 0.8), strict=True):
+            p = sigmoid(x)
+            view.append({"negative": 1 - p, "positive": p})
+        gold.append(LABELS[y])
+        truth.append(sigmoid(2 * a + 2 * b))  # N(+-1, 1) in each: log-odds 2x per view
+    both = mixture_posteriors(list(views), LABELS)
+    assert both is not None
+    one = [mixture_posteriors([view], LABELS) for view in views]
+
+    def right(posteriors: list[dict[str, float]] | None) -> int:
+        assert posteriors is not None
+        return sum(max(p, key=lambda k: p[k]) == g for p, g in zip(posteriors, gold, strict=True))
+
+    assert right(both) > max(right(view) for view in one) + 20
+    error = sum(abs(p["positive"] - t) for p, t in zip(both, truth, strict=True)) / len(truth)
+    assert error < 0.05
+
+
+def test_combined_is_the_renormalised_geometric_mean() -> None:
+    out = combined([{"a": 0.8, "b": 0.2}, {"a": 0.5, "b": 0.5}], ["a", "b"])
+    expected = math.sqrt(0.8 * 0.5) / (math.sqrt(0.8 * 0.5) + math.sqrt(0.2 * 0.5))
+    assert out["a"] == pytest.approx(expected)
+    assert combined([{"a": 0.3, "b": 0.7}], ["a", "b"]) == {"a": 0.3, "b": 0.7}

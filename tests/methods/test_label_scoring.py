@@ -150,6 +150,32 @@ async def test_mixture_calibration_sharpens_the_batch_calibrated_labels() -> Non
     assert min(mixture) > 0.9  # two well-separated groups: the mixture is sure of each
 
 
+async def test_two_orders_score_each_text_under_both_example_orders() -> None:
+    def handler(body: dict[str, Any]) -> FakeReply:
+        prompt = body["prompt"]
+        positive_last = prompt.index("a warm delight") > prompt.index("a dull, lifeless film")
+        neg = 0.3 if positive_last else 0.6  # the last example's label sways the model
+        return scored_reply({" negative": neg, " positive": 1 - neg})
+
+    with FakeOpenAIServer(handler=handler) as server:
+        made = await context(server, ScoringSetup(calibration="off", orders=2))
+        try:
+            scored = await score_by_completion(made.ctx, made.ctx.label_scoring, ["a film"])
+        finally:
+            await made.close(None, None, None)
+        prompts = [b["prompt"] for b in server.requests]
+    assert len(prompts) == 2
+    first, second = prompts
+    assert first.index("a warm delight") > first.index("a dull")  # labels interleaved
+    assert second.index("a warm delight") < second.index("a dull")  # then reversed
+    [one] = scored
+    assert one.confidence is not None
+    neg = math.sqrt(0.3 * 0.6)
+    assert one.confidence.distribution["negative"] == pytest.approx(
+        neg / (neg + math.sqrt(0.7 * 0.4))
+    )
+
+
 async def test_labels_sharing_a_first_word_are_told_apart_by_their_next_word() -> None:
     def handler(body: dict[str, Any]) -> FakeReply:
         if body["prompt"].endswith("Label:"):
