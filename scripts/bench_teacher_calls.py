@@ -20,11 +20,11 @@ request; prints inputs produced and accepted by the run's filters, tokens per ac
 chat JSON (`chat m=M`: m per request, confidence from the label token's logprobs) and
 completion scoring (`distill.label_scoring`), one scoring pass per draw (under `--orders` 1
 or 2 example orders) read with each calibration (`off`, `content_free`, `batch`, `mixture`) as
-a run's single call with every text would; prints accuracy, ECE (10 equal-width bins, over the labelled texts), the count of each
-predicted label, the probability mass on label words, tokens per label, and for two labels the
-threshold ceiling (the best accuracy any boundary on the raw log-odds reaches, chosen with the
-gold labels: the most a calibration can get from these replies); with several draws, the
-mean, lowest and highest accuracy and ECE of each way.
+a run's single call with every text would; prints accuracy, ECE (10 equal-width bins, over
+the labelled texts), the count of each predicted label, the probability mass on label words,
+tokens per label, and for two labels the threshold ceiling (the best accuracy any boundary on
+the raw log-odds reaches, chosen with the gold labels: the most a calibration can get from
+these replies); with several draws, the mean, lowest and highest accuracy and ECE of each way.
 Every request goes through the real generator and ledger; no response cache.
 """
 
