@@ -209,7 +209,8 @@ async def raw_distributions(
         mass_at_root = 0.0
         for o in range(setup.orders):
             dist, mass = _distribution(labels, branches, {p: by_key[(o, i, p)] for p in branches})
-            mass_at_root = mass if o == 0 else mass_at_root
+            if o == 0:
+                mass_at_root = mass
             if dist is None:
                 break
             views.append(dist)

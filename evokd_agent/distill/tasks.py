@@ -211,7 +211,7 @@ _BY_TASK: dict[Task, TaskStrategy] = {"classification": CLASSIFICATION, "ner": N
 
 def task_of(spec: TaskSpec) -> TaskStrategy:
     """The strategy of the run's task."""
-    return _BY_TASK[spec.task]
+    return strategy_of(spec.task)
 
 
 def strategy_of(task: Task) -> TaskStrategy:
